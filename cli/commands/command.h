@@ -1,0 +1,35 @@
+// How subcommands plug into an executable's CLI11 app. Each Register* function adds its
+// subcommand(s) to `parent`; when one is chosen, its callback stores the exit code in
+// `*exit_code`. Parsing and dispatch stay in the mains; the work lives in the modules.
+#ifndef STOCKADE_CLI_COMMANDS_COMMAND_H_
+#define STOCKADE_CLI_COMMANDS_COMMAND_H_
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace CLI {
+class App;
+}
+
+namespace stockade::cli {
+
+struct GlobalOptions {
+  std::string policy_path;  // --policy, or STOCKADE_POLICY, or the platform default
+  std::string state_dir;    // --state-dir, or STOCKADE_STATE_DIR, or the platform default
+  bool json = false;        // --json where the subcommand supports it
+};
+
+// `stockade policy check FILE` and `stockade policy show [--json]`.
+void RegisterPolicyCommands(CLI::App& parent, GlobalOptions& globals, int* exit_code);
+
+// Subcommands that exist in the interface but are not built yet: each says so plainly and
+// exits with kExitNotImplemented. `names` are {name, description} pairs.
+void RegisterNotImplemented(CLI::App& parent, std::string_view program,
+                            std::initializer_list<std::pair<const char*, const char*>> names,
+                            int* exit_code);
+
+}  // namespace stockade::cli
+
+#endif  // STOCKADE_CLI_COMMANDS_COMMAND_H_

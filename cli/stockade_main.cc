@@ -1,0 +1,29 @@
+// `stockade`: the thin client run by users, agents and scripts. No elevation.
+#include "cli/common/app.h"
+#include "cli/common/exit_codes.h"
+
+namespace {
+
+int StockadeMain(const stockade::cli::Args& args) {
+  using namespace stockade::cli;
+  CLI::App app{"Stockade: run AI coding agents' commands in a restricted sandbox.", "stockade"};
+  GlobalOptions globals;
+  AddCommonOptions(app, "stockade", globals);
+  app.require_subcommand(1);
+
+  int exit_code = kExitOk;
+  RegisterPolicyCommands(app, globals, &exit_code);
+  RegisterNotImplemented(app, "stockade",
+                         {{"run", "Run a command in the sandbox"},
+                          {"audit", "Query, export, verify and report the audit trail"},
+                          {"selftest", "Attack the sandbox on this machine and report"},
+                          {"explain", "Say which rule allows or denies a path or host:port"},
+                          {"status", "Show the sandbox's state on this machine"}},
+                         &exit_code);
+  int parsed = ParseArgs(app, args);
+  return parsed >= 0 ? parsed : exit_code;
+}
+
+}  // namespace
+
+STOCKADE_MAIN(StockadeMain)

@@ -1,0 +1,69 @@
+// The policy model: what the sandbox identities may do. Loaded from TOML (policy_loader.h), with
+// an embedded default. Paths are kept as written (placeholders unexpanded): they are expanded per
+// run or per grant by core/paths/expand.h, because {workspace} differs per command.
+#ifndef STOCKADE_CORE_POLICY_POLICY_H_
+#define STOCKADE_CORE_POLICY_POLICY_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace stockade {
+
+inline constexpr int kPolicyVersion = 1;
+
+enum class NetworkMode { kBlocked, kAllowed };
+
+// The two sandbox identities. Names on the OS are "<prefix>-offline" and "<prefix>-online".
+enum class IdentityKind { kOffline, kOnline };
+
+struct NetworkPolicy {
+  NetworkMode mode = NetworkMode::kBlocked;
+  // Loopback TCP ports the identity may still reach when mode is kBlocked (e.g. a local proxy).
+  std::vector<std::uint16_t> loopback_ports;
+};
+
+struct FilesystemPolicy {
+  // Roots the identities may write under; "{workspace}" and "{temp}" are placeholders.
+  std::vector<std::string> writable_roots;
+  // Read-only even inside writable roots: relative names (".git") apply under every root,
+  // absolute paths must lie inside some root.
+  std::vector<std::string> protected_paths;
+  // Not even readable ("~/.ssh").
+  std::vector<std::string> deny_read;
+};
+
+struct LimitsPolicy {
+  std::uint32_t max_processes = 1024;
+  std::uint64_t memory_mb = 8192;
+};
+
+struct AuditPolicy {
+  std::uint32_t retention_days = 365;
+  // If the service cannot record, the run does not start unless this is true.
+  bool fail_open = false;
+};
+
+struct Policy {
+  int version = kPolicyVersion;
+  std::string identity_prefix = "stockade";
+  NetworkPolicy offline;  // [network.offline]
+  NetworkPolicy online;   // [network.online]
+  FilesystemPolicy filesystem;
+  LimitsPolicy limits;
+  AuditPolicy audit;
+  // Where the policy came from ("<embedded default>" or a file path), for messages.
+  std::string source;
+
+  // "<prefix>-offline", "<prefix>-online", "<prefix>-users".
+  std::string IdentityName(IdentityKind kind) const;
+  std::string GroupName() const;
+  const NetworkPolicy& Network(IdentityKind kind) const;
+};
+
+const char* IdentityKindName(IdentityKind kind);  // "offline" | "online"
+const char* NetworkModeName(NetworkMode mode);    // "blocked" | "allowed"
+
+}  // namespace stockade
+
+#endif  // STOCKADE_CORE_POLICY_POLICY_H_

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test of both targets: the native Linux build (real OS: users, ACLs, nftables,
+# processes) and the Windows cross build under Wine. Installs what is missing first.
+#   scripts/test.sh            both targets
+#   scripts/test.sh linux      one target (or: windows)
+# Exit status: 0 when every suite passed, 1 otherwise. Both targets run even if the first fails.
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+if (($#)); then targets=("$@"); else targets=(linux windows); fi
+
+bash scripts/deps.sh || { echo "test: dependency installation failed" >&2; exit 1; }
+source scripts/lib/wine-env.sh
+
+failed=()
+for t in "${targets[@]}"; do
+  echo "=== $t: configure and build"
+  if ! { cmake --preset "$t" >/dev/null && cmake --build --preset "$t" -j2; }; then
+    failed+=("$t (build)")
+    continue
+  fi
+  echo "=== $t: tests"
+  if [[ "$t" == windows ]]; then
+    stockade_wine_start
+    ctest --preset windows
+    rc=$?
+    stockade_wine_stop
+  else
+    ctest --preset linux -j2
+    rc=$?
+  fi
+  ((rc == 0)) || failed+=("$t")
+done
+
+if ((${#failed[@]})); then
+  echo "test: FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "test: all suites passed (${targets[*]})"
