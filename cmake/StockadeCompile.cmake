@@ -14,15 +14,23 @@ else()
   add_compile_options(-fstack-protector-strong -D_FORTIFY_SOURCE=2)
 endif()
 
-# stockade_add_module(NAME DIR [DEPS ...]): a static library made of DIR/*.cc plus
-# DIR/<os>/*.cc, where <os> is linux or win. Each module's portable code sits at the top of its
+# stockade_add_module(NAME DIR [DEPS ...]): a static library made of every .cc below DIR, where
+# files under a linux/ or win/ folder are taken only for that OS. Each module's portable code sits at the top of its
 # folder and never includes OS headers; the OS folders hold the platform layer.
 function(stockade_add_module name dir)
   cmake_parse_arguments(M "" "" "DEPS" ${ARGN})
-  file(GLOB_RECURSE portable CONFIGURE_DEPENDS ${dir}/*.cc)
-  list(FILTER portable EXCLUDE REGEX "/(linux|win)/")
-  file(GLOB_RECURSE native CONFIGURE_DEPENDS ${dir}/${STOCKADE_OS}/*.cc)
-  add_library(${name} STATIC ${portable} ${native})
+  # Relative paths, so that the OS filter never matches a folder above the repository.
+  file(GLOB_RECURSE all RELATIVE ${dir} CONFIGURE_DEPENDS ${dir}/*.cc)
+  set(sources "")
+  foreach(f ${all})
+    if(f MATCHES "(^|/)(linux|win)/")
+      if(NOT f MATCHES "(^|/)${STOCKADE_OS}/")
+        continue()
+      endif()
+    endif()
+    list(APPEND sources ${dir}/${f})
+  endforeach()
+  add_library(${name} STATIC ${sources})
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
   target_compile_options(${name} PRIVATE ${STOCKADE_WARNINGS})
   target_link_libraries(${name} PUBLIC ${M_DEPS})

@@ -21,6 +21,8 @@ struct NetworkPolicy {
   NetworkMode mode = NetworkMode::kBlocked;
   // Loopback TCP ports the identity may still reach when mode is kBlocked (e.g. a local proxy).
   std::vector<std::uint16_t> loopback_ports;
+
+  bool operator==(const NetworkPolicy&) const = default;
 };
 
 struct FilesystemPolicy {
@@ -31,17 +33,23 @@ struct FilesystemPolicy {
   std::vector<std::string> protected_paths;
   // Not even readable ("~/.ssh").
   std::vector<std::string> deny_read;
+
+  bool operator==(const FilesystemPolicy&) const = default;
 };
 
 struct LimitsPolicy {
   std::uint32_t max_processes = 1024;
   std::uint64_t memory_mb = 8192;
+
+  bool operator==(const LimitsPolicy&) const = default;
 };
 
 struct AuditPolicy {
   std::uint32_t retention_days = 365;
   // If the service cannot record, the run does not start unless this is true.
   bool fail_open = false;
+
+  bool operator==(const AuditPolicy&) const = default;
 };
 
 struct Policy {
@@ -59,6 +67,9 @@ struct Policy {
   std::string IdentityName(IdentityKind kind) const;
   std::string GroupName() const;
   const NetworkPolicy& Network(IdentityKind kind) const;
+
+  // Member-wise, `source` included (compare PolicyToJson() results to ignore where it came from).
+  bool operator==(const Policy&) const = default;
 };
 
 const char* IdentityKindName(IdentityKind kind);  // "offline" | "online"

@@ -4,11 +4,14 @@
 #ifndef STOCKADE_CORE_SQLITE_DATABASE_H_
 #define STOCKADE_CORE_SQLITE_DATABASE_H_
 
+#include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "core/error.h"
@@ -31,10 +34,23 @@ struct OpenOptions {
 
 class Statement;
 
-// One connection. Movable, not copyable; closes on destruction.
+// Error mapping shared by every call below. Each Error carries OsErrorKind::kSqlite with SQLite's
+// extended result code as os_error, and a context "<what> on <db file>: <sqlite3_errmsg>":
+//   SQLITE_BUSY, SQLITE_LOCKED        -> kDatabaseBusy (another connection holds the lock past
+//                                        the busy timeout)
+//   SQLITE_NOTADB, SQLITE_CORRUPT     -> kStateCorrupt
+//   anything else                     -> kDatabase
+// Misuse detected by the wrapper itself (two statements given to Prepare, a row where none was
+// expected) is kInvalidArgument / kInternal without an SQLite code.
+
+// One connection. Movable, not copyable; closes on destruction. Not for concurrent use from
+// several threads: open one connection per thread (SQLite serialises writers across them).
 class Database {
  public:
-  // Opens (or creates) the database at `path` with the given options.
+  // Opens (or creates) the database at `path` (UTF-8; ":memory:" for a private in-memory
+  // database) with the given options, applies them and reads each PRAGMA back (a journal mode
+  // that did not switch to WAL is an error, not a silent fallback). The file's header is read
+  // during Open, so a file that is not a database fails here.
   // Errors: kNotFound (missing and !create), kStateCorrupt (not a database file),
   // kDatabaseBusy (locked past the timeout), kDatabase (anything else).
   static Expected<Database> Open(const std::string& path, const OpenOptions& options = {});
@@ -45,10 +61,11 @@ class Database {
   Database& operator=(const Database&) = delete;
   ~Database();
 
-  // Runs one or more statements that return no rows (DDL, PRAGMA, ...).
+  // Runs one or more statements (DDL, PRAGMA, ...); rows they return are discarded.
   Status Exec(std::string_view sql);
 
-  // Compiles one statement. Contract: `sql` holds exactly one statement.
+  // Compiles one statement. Contract: `sql` holds exactly one statement; more than one (other
+  // than trailing whitespace or comments), or none, is kInvalidArgument.
   Expected<Statement> Prepare(std::string_view sql);
 
   // The rowid of the most recent successful INSERT on this connection.
@@ -63,12 +80,14 @@ class Database {
   // Runs PRAGMA integrity_check; kStateCorrupt names the first problem reported.
   Status CheckIntegrity();
 
+  // True while a transaction is open on this connection (sqlite3_get_autocommit() == 0).
+  bool InTransaction() const;
+
   const std::string& path() const { return path_; }
   sqlite3* handle() const { return db_; }
 
  private:
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  Error LastError(std::string_view what) const;
 
   sqlite3* db_ = nullptr;
   std::string path_;
@@ -86,11 +105,30 @@ class Statement {
   Statement& operator=(const Statement&) = delete;
   ~Statement();
 
+  // Binds a value; text and blobs are copied (SQLITE_TRANSIENT), so the argument may die
+  // after the call. Errors: kDatabase with SQLITE_RANGE for an index the statement lacks.
   Status Bind(int index, std::int64_t value);
   Status Bind(int index, double value);
   Status Bind(int index, std::string_view text);
+  Status Bind(int index, const char* text) { return Bind(index, std::string_view(text)); }
+  Status Bind(int index, const std::string& text) { return Bind(index, std::string_view(text)); }
   Status Bind(int index, const Blob& blob);
   Status BindNull(int index);
+  // Any other integer type that fits losslessly in an int64 (int, unsigned, int32_t, bool,
+  // ...). Without it Bind(1, 5) would be ambiguous between int64 and double. uint64_t and
+  // size_t are deliberately absent: values above INT64_MAX cannot be stored, so the caller
+  // must cast and decide.
+  template <std::integral T>
+    requires(!std::is_same_v<T, std::int64_t> && (std::is_signed_v<T> || sizeof(T) < 8))
+  Status Bind(int index, T value) {
+    return Bind(index, static_cast<std::int64_t>(value));
+  }
+  // std::nullopt binds NULL, otherwise the value.
+  template <typename T>
+  Status Bind(int index, const std::optional<T>& value) {
+    return value ? Bind(index, *value) : BindNull(index);
+  }
+  Status Bind(int index, std::nullptr_t) { return BindNull(index); }
   // Binds every argument in order from index 1.
   template <typename... Args>
   Status BindAll(const Args&... args) {
@@ -102,11 +140,14 @@ class Statement {
 
   // Advances to the next row. Returns true when a row is available, false when done.
   Expected<bool> Step();
-  // Steps a statement that returns no rows; kInternal if it returns one.
+  // Steps a statement that returns no rows; kInternal if it returns one. Afterwards the
+  // statement is reset (bindings kept), so it can be re-bound and run again in a loop.
   Status Run();
   // Resets for re-execution and clears bindings.
   Status Reset();
 
+  // Column accessors for the current row (after Step() returned true). Contract: `column` is
+  // in [0, ColumnCount()). SQLite's type conversions apply (e.g. Int() of NULL is 0).
   bool IsNull(int column) const;
   std::int64_t Int(int column) const;
   double Real(int column) const;
@@ -117,7 +158,8 @@ class Statement {
  private:
   friend class Database;
   Statement(sqlite3_stmt* stmt, sqlite3* db) : stmt_(stmt), db_(db) {}
-  Error LastError(std::string_view what) const;
+  void Finalize();
+  Error ErrorFor(int rc, std::string_view what) const;
 
   sqlite3_stmt* stmt_ = nullptr;
   sqlite3* db_ = nullptr;
@@ -125,21 +167,32 @@ class Statement {
 
 enum class TransactionMode { kDeferred, kImmediate, kExclusive };
 
-// A transaction that rolls back on destruction unless Commit() succeeded.
+// A transaction that rolls back on destruction unless Commit() succeeded. It holds the
+// connection's sqlite3 handle, which stays valid when the Database object is moved; the
+// Database must outlive the Transaction. Transactions do not nest (SQLite has no nested BEGIN).
 class Transaction {
  public:
-  static Expected<Transaction> Begin(Database& db, TransactionMode mode = TransactionMode::kImmediate);
+  // BEGIN DEFERRED/IMMEDIATE/EXCLUSIVE. kImmediate takes the write lock now, so a busy database
+  // fails here (kDatabaseBusy after the busy timeout) rather than half way through the work.
+  static Expected<Transaction> Begin(Database& db,
+                                     TransactionMode mode = TransactionMode::kImmediate);
   Transaction(Transaction&& other) noexcept;
   Transaction& operator=(Transaction&&) = delete;
   Transaction(const Transaction&) = delete;
+  // Rolls back if still open; a failure there is logged (a destructor cannot report it).
   ~Transaction();
 
+  // COMMIT. On failure (e.g. kDatabaseBusy) the transaction stays open: retry Commit() or let
+  // the destructor roll back. Contract: not called after a successful Commit() or Rollback().
   Status Commit();
+  // ROLLBACK. Succeeds without doing anything if SQLite already rolled the transaction back by
+  // itself (it does so after some errors, e.g. SQLITE_FULL).
   Status Rollback();
+  bool open() const { return open_; }
 
  private:
-  explicit Transaction(Database* db) : db_(db) {}
-  Database* db_;
+  explicit Transaction(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
   bool open_ = true;
 };
 
