@@ -47,7 +47,7 @@ else()
   # spdlog and fmt header-only; Debian's spdlog is configured for an external fmt.
   target_compile_definitions(stockade_thirdparty INTERFACE FMT_HEADER_ONLY SPDLOG_FMT_EXTERNAL)
   target_link_libraries(stockade_thirdparty INTERFACE stockade_sqlite stockade_boost_filesystem
-      bcrypt crypt32 advapi32 ole32 oleaut32 netapi32 userenv wtsapi32 ws2_32)
+      bcrypt crypt32 advapi32 ole32 oleaut32 shell32 netapi32 userenv wtsapi32 ws2_32)
 
   # GoogleTest cross-compiled from Debian's source.
   set(gtest_force_shared_crt OFF CACHE BOOL "" FORCE)

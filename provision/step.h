@@ -65,7 +65,22 @@ class Step {
 
   // True when the live system already is in the state Apply would produce, read back from the
   // OS. Lets a second `apply` report "no changes" instead of re-applying.
+  // The executor asks this (and TargetPresent) for every step of a plan *before* changing
+  // anything, so it may be called while something an earlier step of the same plan creates does
+  // not exist yet (e.g. a grant whose user is created by step 1): answer false, not an error.
   virtual Expected<bool> IsApplied() = 0;
+
+  // True when the thing this step creates is already on the live system in any shape (a user or
+  // group of that name, a firewall rule or nftables table of that name, a file at that path),
+  // read from the OS. The executor asks only when the journal does not own the step's target:
+  // a present target that Stockade did not create makes it refuse with kAlreadyExists instead of
+  // taking it over, because Undo would later delete something that is not ours.
+  // Steps that only *modify* something that exists independently of Stockade and whose Undo puts
+  // back the exact before-state (a folder's ACL, the state folder's permissions, the audit
+  // policy) must override this to return false: they never take anything over.
+  // Default: IsApplied() -- a target already exactly in the applied state counts as present.
+  // Kinds whose target can exist in another shape (a user with another shell) should override it.
+  virtual Expected<bool> TargetPresent() { return IsApplied(); }
 
   // Makes the change. May be re-run after a crash that happened mid-change.
   virtual Status Apply() = 0;

@@ -16,7 +16,7 @@ linux_pkgs=(cmake ninja-build g++ pkg-config tcl
   libsqlite3-dev libboost-filesystem1.74-dev libboost1.74-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev googletest libgtest-dev libssl-dev
   libacl1-dev acl libseccomp-dev libnftables-dev nftables libnetfilter-log-dev
-  passwd sqlite3 xz-utils dpkg-dev)
+  passwd sqlite3 xz-utils dpkg-dev bubblewrap)
 windows_pkgs=(wine wine64 g++-mingw-w64-x86-64-posix nsis)
 
 pkgs=("${linux_pkgs[@]}")

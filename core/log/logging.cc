@@ -58,13 +58,20 @@ std::shared_ptr<spdlog::logger> Install(std::shared_ptr<spdlog::logger> logger) 
 
 spdlog::level::level_enum ToSpdlog(Level level) {
   switch (level) {
-    case Level::kTrace: return spdlog::level::trace;
-    case Level::kDebug: return spdlog::level::debug;
-    case Level::kInfo: return spdlog::level::info;
-    case Level::kWarn: return spdlog::level::warn;
-    case Level::kError: return spdlog::level::err;
-    case Level::kCritical: return spdlog::level::critical;
-    case Level::kOff: break;
+    case Level::kTrace:
+      return spdlog::level::trace;
+    case Level::kDebug:
+      return spdlog::level::debug;
+    case Level::kInfo:
+      return spdlog::level::info;
+    case Level::kWarn:
+      return spdlog::level::warn;
+    case Level::kError:
+      return spdlog::level::err;
+    case Level::kCritical:
+      return spdlog::level::critical;
+    case Level::kOff:
+      break;
   }
   return spdlog::level::off;
 }
@@ -82,11 +89,9 @@ std::string LogFilePath(const LogOptions& options) {
 }
 
 Status InitLogging(const LogOptions& options) {
-  if (options.program.empty() ||
-      options.program.find_first_of("/\\:") != std::string::npos) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "logging: program name '" + options.program +
-                     "' is empty or contains a path separator");
+  if (options.program.empty() || options.program.find_first_of("/\\:") != std::string::npos) {
+    return Error(ErrorCode::kInvalidArgument, "logging: program name '" + options.program +
+                                                  "' is empty or contains a path separator");
   }
   if (options.max_file_bytes == 0) {
     return Error(ErrorCode::kInvalidArgument, "logging: max_file_bytes is 0");
@@ -120,8 +125,8 @@ Status InitLogging(const LogOptions& options) {
     } catch (const std::exception& e) {
       // spdlog reports open failures as spdlog_ex; path::string() may throw on unconvertible
       // names. Neither may escape core.
-      return Error(ErrorCode::kIo, "logging: cannot open log file " + ToUtf8(file) + ": " +
-                                       e.what());
+      return Error(ErrorCode::kIo,
+                   "logging: cannot open log file " + ToUtf8(file) + ": " + e.what());
     }
   }
 

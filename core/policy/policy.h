@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+// Included first on purpose: ErrorCode::kPolicyVersion declared after the constant below would
+// trigger -Wshadow in every file that includes this header before error.h.
+#include "core/error.h"
+
 namespace stockade {
 
 inline constexpr int kPolicyVersion = 1;

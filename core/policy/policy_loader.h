@@ -44,10 +44,13 @@ Expected<Policy> LoadPolicyOrDefault(const std::string& path);
 
 // The effective policy of a command: the first non-empty of `flag_path` (--policy) and
 // `env_path` (STOCKADE_POLICY) is loaded and must exist; otherwise `default_path` (the platform's
-// default location, policy_location.h) is loaded if anything exists there; otherwise the
-// embedded default applies.
+// default location) is loaded if anything exists there; otherwise the embedded default applies.
 Expected<Policy> LoadEffectivePolicy(std::string_view flag_path, std::string_view env_path,
                                      std::string_view default_path);
+
+// The same with this process's environment: $STOCKADE_POLICY, then the platform's default
+// location (paths::DefaultPolicyPath() in core/paths/locations.h).
+Expected<Policy> LoadEffectivePolicy(std::string_view flag_path);
 
 }  // namespace stockade
 

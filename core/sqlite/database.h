@@ -24,9 +24,9 @@ namespace stockade::sqlite {
 enum class Synchronous { kOff, kNormal, kFull, kExtra };
 
 struct OpenOptions {
-  bool create = true;          // create the file if missing (otherwise kNotFound)
+  bool create = true;  // create the file if missing (otherwise, or read_only: kNotFound)
   bool read_only = false;
-  bool wal = true;             // journal_mode=WAL (ignored when read_only)
+  bool wal = true;  // journal_mode=WAL (ignored when read_only)
   Synchronous synchronous = Synchronous::kFull;
   int busy_timeout_ms = 5000;  // how long a writer waits for another writer's lock
   bool foreign_keys = true;
@@ -119,8 +119,8 @@ class Statement {
   // size_t are deliberately absent: values above INT64_MAX cannot be stored, so the caller
   // must cast and decide.
   template <std::integral T>
-    requires(!std::is_same_v<T, std::int64_t> && (std::is_signed_v<T> || sizeof(T) < 8))
-  Status Bind(int index, T value) {
+  requires(!std::is_same_v<T, std::int64_t> && (std::is_signed_v<T> || sizeof(T) < 8)) Status
+      Bind(int index, T value) {
     return Bind(index, static_cast<std::int64_t>(value));
   }
   // std::nullopt binds NULL, otherwise the value.

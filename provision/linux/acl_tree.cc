@@ -1,0 +1,737 @@
+#include "provision/linux/acl_tree.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+
+#include "provision/linux/fs_at.h"
+
+namespace stockade::provision::linux_os {
+namespace {
+
+constexpr size_t kXattrBufferSize = 65536;  // XATTR_SIZE_MAX: no ACL is larger
+
+std::string Shown(const std::string& relpath) {
+  return relpath.empty() ? "." : EscapeRelPath(relpath);
+}
+
+Error XattrError(const std::string& what, const std::string& relpath, int err) {
+  ErrorCode code = ErrorCode::kIo;
+  std::string why = what + " of " + Shown(relpath);
+  if (err == EOPNOTSUPP) {
+    code = ErrorCode::kUnsupported;
+    why += " (the filesystem does not support POSIX ACLs)";
+  } else if (err == EPERM || err == EACCES) {
+    code = ErrorCode::kPermissionDenied;
+    why += " (refused: immutable or append-only file?)";
+  }
+  return ErrnoError(code, why, err);
+}
+
+// A node of the walk. Directories come with their own open fd and fstat; other files with
+// their parent's fd and name only (callbacks stat them when they need to).
+struct Node {
+  int parent_fd;  // -1 for the root
+  const char* name;
+  int fd;  // directories only; -1 otherwise
+  bool is_dir;
+  const struct stat* st;  // directories only
+  std::uint64_t ino;
+  const std::string& relpath;
+  bool is_protected;
+};
+
+struct DirCloser {
+  void operator()(DIR* d) const {
+    if (d != nullptr) closedir(d);
+  }
+};
+
+// Depth-first walk from a root fd; calls fn(Node) for the root, every directory (before its
+// children) and every regular file. Symlinks, special files and other filesystems are counted
+// and skipped. fn returns a Status; an error stops the walk.
+class Walker {
+ public:
+  Walker(const GrantRules* rules, TreeStats* stats) : rules_(rules), stats_(stats) {}
+
+  template <typename Fn>
+  Status Run(int root_fd, Fn& fn) {
+    UniqueFd fd(openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd.valid()) return ErrnoError(ErrorCode::kIo, "open the tree's root", errno);
+    struct stat st;
+    if (fstat(fd.get(), &st) != 0) return ErrnoError(ErrorCode::kIo, "stat the tree's root", errno);
+    root_dev_ = st.st_dev;
+    path_.clear();
+    return Dir(std::move(fd), -1, "", st, false, fn);
+  }
+
+ private:
+  bool IsProtected(const char* name) const {
+    if (rules_ == nullptr) return false;
+    for (const std::string& p : rules_->protected_names) {
+      if (p == name) return true;
+    }
+    for (const std::string& p : rules_->protected_relpaths) {
+      if (p == path_) return true;
+    }
+    return false;
+  }
+
+  template <typename Fn>
+  Status Dir(UniqueFd fd, int parent_fd, const char* name, const struct stat& st, bool prot,
+             Fn& fn) {
+    ++stats_->dirs;
+    if (prot) ++stats_->protected_nodes;
+    {
+      Node node{parent_fd, name, fd.get(), true, &st, static_cast<std::uint64_t>(st.st_ino), path_,
+                prot};
+      STOCKADE_RETURN_IF_ERROR(fn(node));
+    }
+    std::unique_ptr<DIR, DirCloser> dir(fdopendir(fd.get()));
+    if (!dir) return ErrnoError(ErrorCode::kIo, "read directory " + Shown(path_), errno);
+    fd.Release();  // owned by the DIR now
+    const int dfd = dirfd(dir.get());
+    const size_t base = path_.size();
+    for (;;) {
+      errno = 0;
+      dirent* e = readdir(dir.get());
+      if (e == nullptr) {
+        if (errno != 0) {
+          path_.resize(base);
+          return ErrnoError(ErrorCode::kIo, "read directory " + Shown(path_), errno);
+        }
+        break;
+      }
+      const char* n = e->d_name;
+      if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'))) continue;
+      path_.resize(base);
+      if (base != 0) path_ += '/';
+      path_ += n;
+      const bool child_prot = prot || IsProtected(n);
+      unsigned char type = e->d_type;
+      if (type == DT_UNKNOWN) {
+        struct stat cst;
+        if (fstatat(dfd, n, &cst, AT_SYMLINK_NOFOLLOW) != 0) {
+          if (errno == ENOENT) {
+            ++stats_->vanished;
+            continue;
+          }
+          return ErrnoError(ErrorCode::kIo, "stat " + Shown(path_), errno);
+        }
+        type = static_cast<unsigned char>(IFTODT(cst.st_mode));
+      }
+      if (type == DT_LNK) {
+        ++stats_->skipped_links;
+        continue;
+      }
+      if (type == DT_DIR) {
+        UniqueFd cfd(openat(dfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!cfd.valid()) {
+          int err = errno;
+          // Gone, or replaced by a symlink or a file since readdir: not followed, not ours.
+          if (err == ENOENT || err == ELOOP || err == ENOTDIR) {
+            ++stats_->vanished;
+            continue;
+          }
+          return ErrnoError(ErrorCode::kIo, "open directory " + Shown(path_), err);
+        }
+        struct stat cst;
+        if (fstat(cfd.get(), &cst) != 0) {
+          return ErrnoError(ErrorCode::kIo, "stat " + Shown(path_), errno);
+        }
+        if (cst.st_dev != root_dev_) {
+          ++stats_->skipped_mounts;
+          continue;
+        }
+        STOCKADE_RETURN_IF_ERROR(Dir(std::move(cfd), dfd, n, cst, child_prot, fn));
+        continue;
+      }
+      if (type != DT_REG) {
+        ++stats_->skipped_special;
+        continue;
+      }
+      ++stats_->files;
+      if (child_prot) ++stats_->protected_nodes;
+      Node node{dfd, n, -1, false, nullptr, static_cast<std::uint64_t>(e->d_ino), path_,
+                child_prot};
+      STOCKADE_RETURN_IF_ERROR(fn(node));
+    }
+    path_.resize(base);
+    return OkStatus();
+  }
+
+  const GrantRules* rules_;
+  TreeStats* stats_;
+  dev_t root_dev_ = 0;
+  std::string path_;
+};
+
+// xattr I/O on a node, with a reusable buffer.
+class AclIo {
+ public:
+  explicit AclIo(TreeStats* stats) : buf_(new char[kXattrBufferSize]), stats_(stats) {}
+
+  // 1: read into *out; 0: no such ACL; -1: error (errno set).
+  int Read(const Node& n, const char* attr, Acl* out) {
+    ++stats_->acl_reads;
+    ssize_t got = n.is_dir ? fgetxattr(n.fd, attr, buf_.get(), kXattrBufferSize)
+                           : GetXattrAt(n.parent_fd, n.name, attr, buf_.get(), kXattrBufferSize);
+    if (got < 0) return errno == ENODATA ? 0 : -1;
+    auto acl = DecodeAclXattr(buf_.get(), static_cast<size_t>(got));
+    if (!acl.ok()) {
+      errno = EINVAL;
+      return -1;
+    }
+    *out = std::move(*acl);
+    return 1;
+  }
+
+  int Write(const Node& n, const char* attr, const Acl& acl) {
+    ++stats_->acl_writes;
+    EncodeAclXattr(acl, &enc_);
+    return n.is_dir ? fsetxattr(n.fd, attr, enc_.data(), enc_.size(), 0)
+                    : SetXattrAt(n.parent_fd, n.name, attr, enc_.data(), enc_.size());
+  }
+
+  int Remove(const Node& n, const char* attr) {
+    ++stats_->acl_writes;
+    int rc = n.is_dir ? fremovexattr(n.fd, attr) : RemoveXattrAt(n.parent_fd, n.name, attr);
+    if (rc != 0 && errno == ENODATA) return 0;
+    return rc;
+  }
+
+ private:
+  std::unique_ptr<char[]> buf_;
+  std::string enc_;
+  TreeStats* stats_;
+};
+
+AclTag TagOf(const AclPrincipal& p) { return p.is_group ? AclTag::kGroup : AclTag::kUser; }
+
+bool NamesPrincipal(const AclEntry& e, const std::vector<AclPrincipal>& principals) {
+  if (e.tag != AclTag::kUser && e.tag != AclTag::kGroup) return false;
+  for (const AclPrincipal& p : principals) {
+    if (e.tag == TagOf(p) && e.id == p.id) return true;
+  }
+  return false;
+}
+
+bool HasNamedEntries(const Acl& acl) {
+  for (const AclEntry& e : acl) {
+    if (e.tag == AclTag::kUser || e.tag == AclTag::kGroup) return true;
+  }
+  return false;
+}
+
+// Sets each principal's entry: `exact` replaces its permissions by `want` (protected subtrees
+// lose w), otherwise `want` is added to what it has. Sorts and recalculates the mask.
+void AddPrincipals(Acl* acl, const std::vector<AclPrincipal>& principals, std::uint16_t want,
+                   bool exact) {
+  for (const AclPrincipal& p : principals) {
+    auto it = std::find_if(acl->begin(), acl->end(), [&](const AclEntry& e) {
+      return e.tag == TagOf(p) && e.id == p.id;
+    });
+    if (it == acl->end()) {
+      acl->push_back({TagOf(p), want, p.id});
+    } else {
+      it->perm = exact ? want : static_cast<std::uint16_t>(it->perm | want);
+    }
+  }
+  SortAcl(acl);
+  RecalculateMask(acl);
+}
+
+// The ACL without the principals' entries; minimal (mask dropped) when no named entry is left.
+Acl StripPrincipals(const Acl& acl, const std::vector<AclPrincipal>& principals) {
+  Acl out;
+  out.reserve(acl.size());
+  for (const AclEntry& e : acl) {
+    if (!NamesPrincipal(e, principals)) out.push_back(e);
+  }
+  if (HasNamedEntries(out)) {
+    RecalculateMask(&out);
+  } else {
+    out.erase(std::remove_if(out.begin(), out.end(),
+                             [](const AclEntry& e) { return e.tag == AclTag::kMask; }),
+              out.end());
+  }
+  return out;
+}
+
+// The base entries (u::, g::, o::) of an access ACL: what setfacl starts a new default ACL from.
+Acl BaseEntries(const Acl& access) {
+  Acl out;
+  for (const AclEntry& e : access) {
+    if (e.tag == AclTag::kUserObj || e.tag == AclTag::kGroupObj || e.tag == AclTag::kOther) {
+      out.push_back(e);
+    }
+  }
+  return out;
+}
+
+std::string Describe(const AclEntry& e) {
+  Acl one{e};
+  return AclToText(one);
+}
+
+// Collects verification differences: a count and the first few descriptions.
+class DriftLog {
+ public:
+  DriftLog(TreeStats* stats, int max_reported) : stats_(stats), max_(max_reported) {}
+  void Add(const std::string& relpath, const std::string& what) {
+    if (static_cast<int>(first_.size()) < max_) first_.push_back(Shown(relpath) + ": " + what);
+  }
+  void EndNode(bool drifted) {
+    if (drifted) ++stats_->drifted;
+  }
+  Status Result(const std::string& what) const {
+    if (stats_->drifted == 0) return OkStatus();
+    std::string msg = std::to_string(stats_->drifted) + " node(s) " + what + "; ";
+    for (size_t i = 0; i < first_.size(); ++i) msg += (i ? "; " : "") + first_[i];
+    return Error(ErrorCode::kVerificationFailed, msg);
+  }
+
+ private:
+  TreeStats* stats_;
+  int max_;
+  std::vector<std::string> first_;
+};
+
+}  // namespace
+
+Expected<std::vector<PriorAcl>> CaptureNonMinimalAcls(int root_fd, TreeStats* stats) {
+  std::vector<PriorAcl> out;
+  AclIo io(stats);
+  auto fn = [&](const Node& n) -> Status {
+    Acl access, def;
+    int ra = io.Read(n, kAccessAclXattr, &access);
+    if (ra < 0) return XattrError("read the access ACL", n.relpath, errno);
+    int rd = 0;
+    if (n.is_dir) {
+      rd = io.Read(n, kDefaultAclXattr, &def);
+      if (rd < 0) return XattrError("read the default ACL", n.relpath, errno);
+    }
+    if (ra == 0 && rd == 0) return OkStatus();
+    PriorAcl prior;
+    prior.relpath = n.relpath;
+    prior.ino = n.ino;
+    if (ra == 1) prior.access = AclToText(access);
+    if (rd == 1) prior.default_acl = AclToText(def);
+    out.push_back(std::move(prior));
+    return OkStatus();
+  };
+  Walker walker(nullptr, stats);
+  STOCKADE_RETURN_IF_ERROR(walker.Run(root_fd, fn));
+  return out;
+}
+
+Status GrantAclTree(int root_fd, const GrantRules& rules, TreeStats* stats) {
+  AclIo io(stats);
+  Acl access, updated, def;
+  auto fn = [&](const Node& n) -> Status {
+    struct stat fst;
+    const struct stat* st = n.st;
+    if (!n.is_dir) {
+      if (fstatat(n.parent_fd, n.name, &fst, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) {
+          ++stats->vanished;
+          return OkStatus();
+        }
+        return ErrnoError(ErrorCode::kIo, "stat " + Shown(n.relpath), errno);
+      }
+      if (!S_ISREG(fst.st_mode)) {  // replaced since readdir: never follow or grant through it
+        ++stats->vanished;
+        return OkStatus();
+      }
+      st = &fst;
+    }
+    const std::uint16_t x = (n.is_dir || (st->st_mode & 0111) != 0) ? kAclExecute : 0;
+    const std::uint16_t want =
+        n.is_protected ? static_cast<std::uint16_t>(kAclRead | x)
+                       : static_cast<std::uint16_t>(kAclRead | kAclWrite | x);
+    int ra = io.Read(n, kAccessAclXattr, &access);
+    if (ra < 0) {
+      if (errno == ENOENT) {
+        ++stats->vanished;
+        return OkStatus();
+      }
+      return XattrError("read the access ACL", n.relpath, errno);
+    }
+    if (ra == 0) access = MinimalAclFromMode(st->st_mode);
+    updated = access;
+    AddPrincipals(&updated, rules.principals, want, n.is_protected);
+    if (ra == 0 || updated != access) {
+      if (io.Write(n, kAccessAclXattr, updated) != 0) {
+        return XattrError("set the access ACL", n.relpath, errno);
+      }
+    }
+    if (!n.is_dir) return OkStatus();
+    const std::uint16_t want_default =
+        n.is_protected ? static_cast<std::uint16_t>(kAclRead | kAclExecute)
+                       : static_cast<std::uint16_t>(kAclRead | kAclWrite | kAclExecute);
+    int rd = io.Read(n, kDefaultAclXattr, &def);
+    if (rd < 0) return XattrError("read the default ACL", n.relpath, errno);
+    if (rd == 0) def = BaseEntries(access);
+    Acl new_def = def;
+    AddPrincipals(&new_def, rules.principals, want_default, n.is_protected);
+    if (rd == 0 || new_def != def) {
+      if (io.Write(n, kDefaultAclXattr, new_def) != 0) {
+        return XattrError("set the default ACL", n.relpath, errno);
+      }
+    }
+    return OkStatus();
+  };
+  Walker walker(&rules, stats);
+  return walker.Run(root_fd, fn);
+}
+
+Status VerifyAclTree(int root_fd, const GrantRules& rules,
+                     const std::vector<AclCheckSubject>& subjects, TreeStats* stats,
+                     int max_reported) {
+  AclIo io(stats);
+  DriftLog drift(stats, max_reported);
+  Acl access, def;
+  auto fn = [&](const Node& n) -> Status {
+    struct stat fst;
+    const struct stat* st = n.st;
+    if (!n.is_dir) {
+      if (fstatat(n.parent_fd, n.name, &fst, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(fst.st_mode)) {
+        ++stats->vanished;
+        return OkStatus();
+      }
+      st = &fst;
+    }
+    int ra = io.Read(n, kAccessAclXattr, &access);
+    if (ra < 0) return XattrError("read the access ACL", n.relpath, errno);
+    if (ra == 0) access = MinimalAclFromMode(st->st_mode);
+    bool bad = false;
+    const std::uint16_t need = n.is_dir ? (kAclRead | kAclWrite | kAclExecute)
+                                        : (kAclRead | kAclWrite);
+    const std::uint16_t need_protected = n.is_dir ? (kAclRead | kAclExecute) : kAclRead;
+    for (const AclCheckSubject& s : subjects) {
+      std::uint16_t eff = EffectivePerms(access, st->st_uid, st->st_gid, s.subject);
+      if (n.is_protected) {
+        if (eff & kAclWrite) {
+          drift.Add(n.relpath, s.label + " can write inside a protected path (" +
+                                   PermString(eff) + ")");
+          bad = true;
+        } else if (!AclAllows(access, st->st_uid, st->st_gid, s.subject, need_protected)) {
+          drift.Add(n.relpath, s.label + " has " + PermString(eff) + ", needs " +
+                                   PermString(need_protected));
+          bad = true;
+        }
+      } else if (!AclAllows(access, st->st_uid, st->st_gid, s.subject, need)) {
+        std::string why = s.label + " has " + PermString(eff) + ", needs " + PermString(need);
+        auto mask = std::find_if(access.begin(), access.end(),
+                                 [](const AclEntry& e) { return e.tag == AclTag::kMask; });
+        if (mask != access.end() && (mask->perm & need) != need) {
+          why += " (the mask " + PermString(mask->perm) +
+                 " removes it: a chmod of the group bits lowers the mask)";
+        }
+        drift.Add(n.relpath, why);
+        bad = true;
+      }
+    }
+    if (n.is_dir) {
+      int rd = io.Read(n, kDefaultAclXattr, &def);
+      if (rd < 0) return XattrError("read the default ACL", n.relpath, errno);
+      if (rd == 0) {
+        drift.Add(n.relpath, "has no default ACL (new files would not be granted)");
+        bad = true;
+      } else {
+        std::uint16_t mask = 7;
+        for (const AclEntry& e : def) {
+          if (e.tag == AclTag::kMask) mask = e.perm;
+        }
+        const std::uint16_t want = n.is_protected ? (kAclRead | kAclExecute)
+                                                  : (kAclRead | kAclWrite | kAclExecute);
+        for (const AclPrincipal& p : rules.principals) {
+          auto it = std::find_if(def.begin(), def.end(), [&](const AclEntry& e) {
+            return e.tag == TagOf(p) && e.id == p.id;
+          });
+          std::string who = (p.is_group ? "g:" : "u:") + std::to_string(p.id);
+          if (it == def.end()) {
+            drift.Add(n.relpath, "default ACL lacks " + who);
+            bad = true;
+          } else if (n.is_protected ? (it->perm & mask) != want || (it->perm & kAclWrite)
+                                    : (it->perm & mask & want) != want) {
+            drift.Add(n.relpath, "default ACL gives " + who + " " +
+                                     PermString(static_cast<std::uint16_t>(it->perm & mask)) +
+                                     ", expected " + PermString(want));
+            bad = true;
+          }
+        }
+      }
+    }
+    drift.EndNode(bad);
+    return OkStatus();
+  };
+  Walker walker(&rules, stats);
+  STOCKADE_RETURN_IF_ERROR(walker.Run(root_fd, fn));
+  return drift.Result("do not carry the grant");
+}
+
+Status RevokeAclTree(int root_fd, const std::vector<AclPrincipal>& principals,
+                     const std::vector<PriorAcl>& prior, TreeStats* stats) {
+  std::unordered_map<std::string, const PriorAcl*> by_path;
+  by_path.reserve(prior.size());
+  for (const PriorAcl& p : prior) by_path[p.relpath] = &p;
+  AclIo io(stats);
+  std::optional<Error> first_error;
+  std::uint64_t errors = 0;
+  auto note = [&](Error e) {
+    if (!first_error) first_error = std::move(e);
+    ++errors;
+  };
+  Acl access, def;
+  auto fn = [&](const Node& n) -> Status {
+    const PriorAcl* p = nullptr;
+    if (!by_path.empty()) {
+      auto it = by_path.find(n.relpath);
+      if (it != by_path.end() && it->second->ino == n.ino) p = it->second;
+    }
+    int ra = io.Read(n, kAccessAclXattr, &access);
+    if (ra < 0) {
+      if (errno != ENOENT) note(XattrError("read the access ACL", n.relpath, errno));
+      return OkStatus();
+    }
+    // The access ACL to end with (nullopt: leave as it is).
+    std::optional<Acl> target;
+    if (p != nullptr && p->access) {
+      auto want = AclFromText(*p->access);
+      if (!want.ok()) {
+        note(want.error().Wrap("journaled ACL of " + Shown(n.relpath)));
+        return OkStatus();
+      }
+      if (ra == 0 || *want != access) target = std::move(*want);
+    } else if (ra == 1) {
+      Acl stripped = StripPrincipals(access, principals);
+      if (stripped != access) target = std::move(stripped);
+    }
+    if (target && io.Write(n, kAccessAclXattr, *target) != 0 && errno != ENOENT) {
+      note(XattrError("restore the access ACL", n.relpath, errno));
+    }
+    if (!n.is_dir) return OkStatus();
+    int rd = io.Read(n, kDefaultAclXattr, &def);
+    if (rd < 0) {
+      note(XattrError("read the default ACL", n.relpath, errno));
+      return OkStatus();
+    }
+    if (p != nullptr) {
+      if (p->default_acl) {
+        auto want = AclFromText(*p->default_acl);
+        if (!want.ok()) {
+          note(want.error().Wrap("journaled default ACL of " + Shown(n.relpath)));
+        } else if ((rd == 0 || *want != def) && io.Write(n, kDefaultAclXattr, *want) != 0) {
+          note(XattrError("restore the default ACL", n.relpath, errno));
+        }
+      } else if (rd == 1 && io.Remove(n, kDefaultAclXattr) != 0) {
+        note(XattrError("remove the default ACL", n.relpath, errno));
+      }
+      return OkStatus();
+    }
+    if (rd == 0) return OkStatus();
+    Acl stripped = StripPrincipals(def, principals);
+    if (stripped == def) return OkStatus();
+    int rc = HasNamedEntries(stripped) ? io.Write(n, kDefaultAclXattr, stripped)
+                                       : io.Remove(n, kDefaultAclXattr);
+    if (rc != 0) note(XattrError("strip the default ACL", n.relpath, errno));
+    return OkStatus();
+  };
+  Walker walker(nullptr, stats);
+  Status walked = walker.Run(root_fd, fn);
+  if (!walked.ok()) note(walked.error());
+  if (first_error) {
+    return Error(first_error->code(),
+                 std::to_string(errors) + " error(s) while revoking; first: " +
+                     first_error->context(),
+                 first_error->os_kind(), first_error->os_error());
+  }
+  return OkStatus();
+}
+
+Status VerifyAclTreeRevoked(int root_fd, const std::vector<AclPrincipal>& principals,
+                            const std::vector<PriorAcl>& prior, TreeStats* stats,
+                            int max_reported) {
+  std::unordered_map<std::string, const PriorAcl*> by_path;
+  for (const PriorAcl& p : prior) by_path[p.relpath] = &p;
+  AclIo io(stats);
+  DriftLog drift(stats, max_reported);
+  Acl access, def;
+  auto fn = [&](const Node& n) -> Status {
+    bool bad = false;
+    int ra = io.Read(n, kAccessAclXattr, &access);
+    if (ra < 0) return XattrError("read the access ACL", n.relpath, errno);
+    int rd = 0;
+    if (n.is_dir) {
+      rd = io.Read(n, kDefaultAclXattr, &def);
+      if (rd < 0) return XattrError("read the default ACL", n.relpath, errno);
+    }
+    for (const AclEntry& e : access) {
+      if (ra == 1 && NamesPrincipal(e, principals)) {
+        drift.Add(n.relpath, "access ACL still has " + Describe(e));
+        bad = true;
+      }
+    }
+    for (const AclEntry& e : def) {
+      if (rd == 1 && NamesPrincipal(e, principals)) {
+        drift.Add(n.relpath, "default ACL still has " + Describe(e));
+        bad = true;
+      }
+    }
+    auto it = by_path.find(n.relpath);
+    if (it != by_path.end() && it->second->ino == n.ino) {
+      const PriorAcl& p = *it->second;
+      std::optional<std::string> now_access, now_default;
+      if (ra == 1) now_access = AclToText(access);
+      if (rd == 1) now_default = AclToText(def);
+      if (p.access && now_access != p.access) {
+        drift.Add(n.relpath, "access ACL is " + now_access.value_or("minimal") + ", was " +
+                                 *p.access);
+        bad = true;
+      }
+      if (n.is_dir && now_default != p.default_acl) {
+        drift.Add(n.relpath, "default ACL is " + now_default.value_or("none") + ", was " +
+                                 p.default_acl.value_or("none"));
+        bad = true;
+      }
+    }
+    drift.EndNode(bad);
+    return OkStatus();
+  };
+  Walker walker(nullptr, stats);
+  STOCKADE_RETURN_IF_ERROR(walker.Run(root_fd, fn));
+  return drift.Result("still differ from before the grant");
+}
+
+Expected<std::vector<AclFinding>> FindAclEntries(int root_fd, const std::vector<uid_t>& uids,
+                                                 const std::vector<gid_t>& gids, bool owned_too,
+                                                 std::size_t limit, TreeStats* stats) {
+  std::vector<AclPrincipal> principals;
+  for (uid_t u : uids) principals.push_back({false, u});
+  for (gid_t g : gids) principals.push_back({true, g});
+  std::vector<AclFinding> out;
+  AclIo io(stats);
+  Acl acl;
+  auto fn = [&](const Node& n) -> Status {
+    if (out.size() >= limit) return OkStatus();
+    for (const char* attr : {kAccessAclXattr, kDefaultAclXattr}) {
+      if (attr == kDefaultAclXattr && !n.is_dir) break;
+      int r = io.Read(n, attr, &acl);
+      if (r < 0) {
+        if (errno == ENOENT) return OkStatus();
+        return XattrError("read an ACL", n.relpath, errno);
+      }
+      if (r == 0) continue;
+      for (const AclEntry& e : acl) {
+        if (NamesPrincipal(e, principals) && out.size() < limit) {
+          out.push_back({n.relpath, std::string(attr == kAccessAclXattr ? "access" : "default") +
+                                        " ACL entry " + Describe(e)});
+        }
+      }
+    }
+    if (owned_too) {
+      struct stat fst;
+      const struct stat* st = n.st;
+      if (!n.is_dir) {
+        if (fstatat(n.parent_fd, n.name, &fst, AT_SYMLINK_NOFOLLOW) != 0) return OkStatus();
+        st = &fst;
+      }
+      bool by_uid = std::find(uids.begin(), uids.end(), st->st_uid) != uids.end();
+      bool by_gid = std::find(gids.begin(), gids.end(), st->st_gid) != gids.end();
+      if ((by_uid || by_gid) && out.size() < limit) {
+        out.push_back({n.relpath, by_uid ? "owned by uid " + std::to_string(st->st_uid)
+                                         : "group-owned by gid " + std::to_string(st->st_gid)});
+      }
+    }
+    return OkStatus();
+  };
+  Walker walker(nullptr, stats);
+  STOCKADE_RETURN_IF_ERROR(walker.Run(root_fd, fn));
+  return out;
+}
+
+Expected<NodeAcls> ReadAclsOfFd(int fd, mode_t mode, bool is_dir, const std::string& what) {
+  TreeStats stats;
+  AclIo io(&stats);
+  std::string empty;
+  Node n{-1, "", fd, true, nullptr, 0, empty, false};  // fd-based I/O for any kind of file
+  NodeAcls out;
+  int ra = io.Read(n, kAccessAclXattr, &out.access);
+  if (ra < 0) return ErrnoError(ErrorCode::kIo, "read the access ACL of " + what, errno);
+  out.has_access_xattr = ra == 1;
+  if (ra == 0) out.access = MinimalAclFromMode(mode);
+  if (is_dir) {
+    Acl def;
+    int rd = io.Read(n, kDefaultAclXattr, &def);
+    if (rd < 0) return ErrnoError(ErrorCode::kIo, "read the default ACL of " + what, errno);
+    if (rd == 1) out.default_acl = std::move(def);
+  }
+  return out;
+}
+
+Status WriteAclsOfFd(int fd, const Acl& access, const std::optional<Acl>* default_acl,
+                     const std::string& what) {
+  TreeStats stats;
+  AclIo io(&stats);
+  std::string empty;
+  Node n{-1, "", fd, true, nullptr, 0, empty, false};
+  if (io.Write(n, kAccessAclXattr, access) != 0) {
+    return XattrError("set the access ACL", what, errno);
+  }
+  if (default_acl != nullptr) {
+    int rc = default_acl->has_value() ? io.Write(n, kDefaultAclXattr, **default_acl)
+                                      : io.Remove(n, kDefaultAclXattr);
+    if (rc != 0) return XattrError("set the default ACL", what, errno);
+  }
+  return OkStatus();
+}
+
+std::string EscapeRelPath(const std::string& raw) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(raw.size());
+  for (unsigned char c : raw) {
+    if (c < 0x20 || c >= 0x7f || c == '%') {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> UnescapeRelPath(const std::string& escaped) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(escaped.size());
+  for (size_t i = 0; i < escaped.size(); ++i) {
+    if (escaped[i] != '%') {
+      out += escaped[i];
+      continue;
+    }
+    if (i + 2 >= escaped.size()) return std::nullopt;
+    int hi = hex(escaped[i + 1]), lo = hex(escaped[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace stockade::provision::linux_os

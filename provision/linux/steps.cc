@@ -1,0 +1,22 @@
+// Registers the step kinds Linux implements. kind::kService is registered by the service's own
+// step once the service exists; the Windows-only kinds are not implemented here.
+#include "provision/linux/acl_grant_step.h"
+#include "provision/linux/group_step.h"
+#include "provision/linux/nft_step.h"
+#include "provision/linux/state_dir_step.h"
+#include "provision/linux/user_step.h"
+#include "provision/step.h"
+#include "provision/steps/portable_steps.h"
+
+namespace stockade::provision {
+
+void RegisterPlatformSteps(StepRegistry& registry) {
+  RegisterPortableSteps(registry);
+  registry.Register(kind::kGroup, &linux_os::GroupStep::Create);
+  registry.Register(kind::kUser, &linux_os::UserStep::Create);
+  registry.Register(kind::kStateDir, &linux_os::StateDirStep::Create);
+  registry.Register(kind::kNetworkRules, &linux_os::NftStep::Create);
+  registry.Register(kind::kWorkspaceGrant, &linux_os::AclGrantStep::Create);
+}
+
+}  // namespace stockade::provision

@@ -1,0 +1,192 @@
+#include "runner/linux/seccomp.h"
+
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+#include <netinet/in.h>
+
+#include "runner/linux/unique_fd.h"
+
+namespace stockade::runner::linux_os {
+
+namespace {
+
+constexpr scmp_datum_t kLow32 = 0xffffffffULL;
+constexpr scmp_datum_t kSockTypeMask = 0xf;  // SOCK_NONBLOCK / SOCK_CLOEXEC live above it
+
+// Owns a libseccomp context.
+class Context {
+ public:
+  Context() : ctx_(seccomp_init(SCMP_ACT_ALLOW)) {}
+  ~Context() {
+    if (ctx_ != nullptr) seccomp_release(ctx_);
+  }
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+  scmp_filter_ctx get() const { return ctx_; }
+
+ private:
+  scmp_filter_ctx ctx_;
+};
+
+Status Check(int rc, const char* what) {
+  // libseccomp returns -errno.
+  if (rc == 0) return OkStatus();
+  return ErrnoError(ErrorCode::kOs, std::string("libseccomp: ") + what, -rc);
+}
+
+Status Deny(scmp_filter_ctx ctx, int err, const char* name) {
+  const int nr = seccomp_syscall_resolve_name(name);
+  if (nr == __NR_SCMP_ERROR) {
+    return Error(ErrorCode::kOs, std::string("libseccomp does not know system call ") + name);
+  }
+  return Check(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(static_cast<std::uint32_t>(err)), nr, 0),
+               name);
+}
+
+Status AddAlwaysDenied(scmp_filter_ctx ctx) {
+  for (const char* name :
+       {"ptrace", "process_vm_readv", "process_vm_writev", "io_uring_setup", "io_uring_enter",
+        "io_uring_register", "bpf", "perf_event_open", "keyctl", "add_key", "request_key",
+        "mount", "umount2", "pivot_root", "fsopen", "fsconfig", "fsmount", "fspick",
+        "move_mount", "open_tree", "mount_setattr", "setns", "init_module", "finit_module",
+        "delete_module", "kexec_load", "kexec_file_load"}) {
+    STOCKADE_RETURN_IF_ERROR(Deny(ctx, EPERM, name));
+  }
+  const auto eperm = SCMP_ACT_ERRNO(EPERM);
+  // New user namespaces: the door to capabilities inside them, and to much kernel code.
+  STOCKADE_RETURN_IF_ERROR(
+      Check(seccomp_rule_add(ctx, eperm, SCMP_SYS(unshare), 1,
+                             SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER)),
+            "unshare(CLONE_NEWUSER)"));
+  STOCKADE_RETURN_IF_ERROR(
+      Check(seccomp_rule_add(ctx, eperm, SCMP_SYS(clone), 1,
+                             SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER)),
+            "clone(CLONE_NEWUSER)"));
+  STOCKADE_RETURN_IF_ERROR(
+      Check(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0), "clone3"));
+  // Typing into the terminal the tree shares with the user.
+  for (const unsigned long request : {static_cast<unsigned long>(TIOCSTI),
+                                      static_cast<unsigned long>(TIOCLINUX)}) {
+    STOCKADE_RETURN_IF_ERROR(
+        Check(seccomp_rule_add(ctx, eperm, SCMP_SYS(ioctl), 1,
+                               SCMP_A1(SCMP_CMP_MASKED_EQ, kLow32, request)),
+              "ioctl(TIOCSTI/TIOCLINUX)"));
+  }
+  return OkStatus();
+}
+
+Status AddNetworkRules(scmp_filter_ctx ctx, SeccompNetwork network) {
+  if (network == SeccompNetwork::kAllowed) return OkStatus();
+  const auto eacces = SCMP_ACT_ERRNO(EACCES);
+  for (const int family : {AF_INET, AF_INET6}) {
+    const auto fam = SCMP_A0(SCMP_CMP_MASKED_EQ, kLow32, static_cast<scmp_datum_t>(family));
+    if (network == SeccompNetwork::kBlocked) {
+      STOCKADE_RETURN_IF_ERROR(
+          Check(seccomp_rule_add(ctx, eacces, SCMP_SYS(socket), 1, fam), "socket(AF_INET*)"));
+      continue;
+    }
+    // kLoopbackPorts: TCP only. Every socket type other than SOCK_STREAM...
+    for (const int type : {SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET, SOCK_DCCP, SOCK_PACKET,
+                           0, 7, 8, 9, 11, 12, 13, 14, 15}) {
+      STOCKADE_RETURN_IF_ERROR(Check(
+          seccomp_rule_add(ctx, eacces, SCMP_SYS(socket), 2, fam,
+                           SCMP_A1(SCMP_CMP_MASKED_EQ, kSockTypeMask,
+                                   static_cast<scmp_datum_t>(type))),
+          "socket(AF_INET*, not SOCK_STREAM)"));
+    }
+    // ...and SOCK_STREAM with a protocol other than 0 or IPPROTO_TCP (SCTP, MPTCP). Compared
+    // on all 64 bits, so that garbage in the upper half is refused too.
+    STOCKADE_RETURN_IF_ERROR(
+        Check(seccomp_rule_add(ctx, eacces, SCMP_SYS(socket), 2, fam,
+                               SCMP_A2(SCMP_CMP_GT, static_cast<scmp_datum_t>(IPPROTO_TCP))),
+              "socket(AF_INET*, protocol > TCP)"));
+    for (int proto = 1; proto < IPPROTO_TCP; ++proto) {
+      STOCKADE_RETURN_IF_ERROR(Check(
+          seccomp_rule_add(ctx, eacces, SCMP_SYS(socket), 2, fam,
+                           SCMP_A2(SCMP_CMP_EQ, static_cast<scmp_datum_t>(proto))),
+          "socket(AF_INET*, protocol < TCP)"));
+    }
+  }
+  if (network == SeccompNetwork::kLoopbackPorts) {
+    // TCP Fast Open connects inside sendto/sendmsg: keep every connect going through connect().
+    const auto fastopen = static_cast<scmp_datum_t>(MSG_FASTOPEN);
+    STOCKADE_RETURN_IF_ERROR(Check(seccomp_rule_add(ctx, eacces, SCMP_SYS(sendto), 1,
+                                                    SCMP_A3(SCMP_CMP_MASKED_EQ, fastopen, fastopen)),
+                                   "sendto(MSG_FASTOPEN)"));
+    STOCKADE_RETURN_IF_ERROR(Check(seccomp_rule_add(ctx, eacces, SCMP_SYS(sendmsg), 1,
+                                                    SCMP_A2(SCMP_CMP_MASKED_EQ, fastopen, fastopen)),
+                                   "sendmsg(MSG_FASTOPEN)"));
+    STOCKADE_RETURN_IF_ERROR(Check(seccomp_rule_add(ctx, eacces, SCMP_SYS(sendmmsg), 1,
+                                                    SCMP_A3(SCMP_CMP_MASKED_EQ, fastopen, fastopen)),
+                                   "sendmmsg(MSG_FASTOPEN)"));
+  }
+  return OkStatus();
+}
+
+Expected<std::shared_ptr<const SeccompProgram>> Compile(SeccompNetwork network) {
+  Context ctx;
+  if (ctx.get() == nullptr) return Error(ErrorCode::kOs, "libseccomp: seccomp_init failed");
+  STOCKADE_RETURN_IF_ERROR(Check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH,
+                                                  SCMP_ACT_KILL_PROCESS),
+                                 "bad-architecture action"));
+  STOCKADE_RETURN_IF_ERROR(AddAlwaysDenied(ctx.get()));
+  STOCKADE_RETURN_IF_ERROR(AddNetworkRules(ctx.get(), network));
+
+  // libseccomp 2.5 exports BPF only to a descriptor: a memfd, read back.
+  UniqueFd mem(::memfd_create("stockade-seccomp", MFD_CLOEXEC));
+  if (!mem.valid()) return ErrnoError(ErrorCode::kOs, "memfd_create for the seccomp filter", errno);
+  STOCKADE_RETURN_IF_ERROR(Check(seccomp_export_bpf(ctx.get(), mem.get()), "seccomp_export_bpf"));
+  const off_t size = ::lseek(mem.get(), 0, SEEK_END);
+  if (size <= 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0) {
+    return Error(ErrorCode::kOs, "libseccomp exported a filter of " + std::to_string(size) +
+                                     " bytes");
+  }
+  auto program = std::make_shared<SeccompProgram>();
+  program->instructions.resize(static_cast<std::size_t>(size) / sizeof(sock_filter));
+  if (::pread(mem.get(), program->instructions.data(), static_cast<std::size_t>(size), 0) !=
+      size) {
+    return ErrnoError(ErrorCode::kOs, "read back the seccomp filter", errno);
+  }
+  program->program.len = static_cast<unsigned short>(program->instructions.size());
+  program->program.filter = program->instructions.data();
+  return std::shared_ptr<const SeccompProgram>(std::move(program));
+}
+
+}  // namespace
+
+SeccompNetwork SeccompNetworkFor(const LaunchSpec& spec) {
+  if (spec.network == NetworkAccess::kAllowed) return SeccompNetwork::kAllowed;
+  return spec.loopback_ports.empty() ? SeccompNetwork::kBlocked : SeccompNetwork::kLoopbackPorts;
+}
+
+Expected<std::shared_ptr<const SeccompProgram>> SeccompProgramFor(SeccompNetwork network) {
+  static std::mutex mu;
+  static std::shared_ptr<const SeccompProgram> cache[3];
+  const auto index = static_cast<std::size_t>(network);
+  std::lock_guard<std::mutex> lock(mu);
+  if (!cache[index]) {
+    auto compiled = Compile(network);
+    if (!compiled.ok()) return compiled.error();
+    cache[index] = *compiled;
+  }
+  return cache[index];
+}
+
+bool ApplySeccomp(const SeccompProgram& program, SetupFailure* failure) noexcept {
+  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program.program) != 0) {
+    return Fail(failure, SetupStep::kSeccomp, errno, nullptr);
+  }
+  return true;
+}
+
+}  // namespace stockade::runner::linux_os
