@@ -70,8 +70,8 @@ ours_wall=$(field wall_s "$result")
 ours_cpu=$(field cpu_s "$result")
 
 printf 'sha256 over %d MiB of random bytes, best of 3 (MB = 10^6 bytes)\n' $((size >> 20))
-printf '  %-34s %12s %12s\n' "" "MB/s wall" "MB/s CPU"
-printf '  %-34s %12s %12s\n' "Sha256Hex (in memory)" "$(mbps $size "$ours_wall")" \
+printf '  %-40s %12s %12s\n' "" "MB/s wall" "MB/s CPU"
+printf '  %-40s %12s %12s\n' "Sha256Hex (in memory)" "$(mbps $size "$ours_wall")" \
   "$(mbps $size "$ours_cpu")"
 for tool in sha256sum "openssl dgst -sha256 -r"; do
   command -v "${tool%% *}" >/dev/null || { echo "  ($tool not installed)"; continue; }
@@ -82,9 +82,9 @@ for tool in sha256sum "openssl dgst -sha256 -r"; do
     echo "DIGEST MISMATCH: Sha256Hex $ours, $tool $theirs" >&2
     exit 1
   fi
-  printf '  %-34s %12s %12s\n' "$tool (reads the file)" "$(mbps $size "$wall")" \
+  printf '  %-40s %12s %12s\n' "${tool% -r} (reads the file)" "$(mbps $size "$wall")" \
     "$(mbps $size "$cpu")"
-  printf '  %-34s %12s %12s\n' "  ratio Sha256Hex / ${tool%% *}" "$(ratio "$wall" "$ours_wall")" \
+  printf '  %-40s %12s %12s\n' "  ratio Sha256Hex / ${tool%% *}" "$(ratio "$wall" "$ours_wall")" \
     "$(ratio "$cpu" "$ours_cpu")"
 done
 printf '  digests agree: %s\n' "$ours"

@@ -15,36 +15,6 @@ std::string Describe(const std::string& key, const std::string& value) {
   return "HKLM\\" + key + (value.empty() ? std::string(" (default value)") : "\\" + value);
 }
 
-std::string Hex(const std::vector<BYTE>& bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (BYTE b : bytes) {
-    out += kDigits[b >> 4];
-    out += kDigits[b & 0xF];
-  }
-  return out;
-}
-
-std::optional<std::vector<BYTE>> FromHex(const std::string& text) {
-  if (text.size() % 2 != 0) return std::nullopt;
-  std::vector<BYTE> out;
-  out.reserve(text.size() / 2);
-  auto digit = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < text.size(); i += 2) {
-    const int hi = digit(text[i]);
-    const int lo = digit(text[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<BYTE>(hi * 16 + lo));
-  }
-  return out;
-}
-
 // Opens HKLM\key; an invalid handle (and OK) when it does not exist.
 Expected<UniqueHkey> OpenKey(const std::string& key, REGSAM access) {
   HKEY raw = nullptr;
@@ -70,7 +40,7 @@ nlohmann::json RegValueSnapshot::ToJson() const {
   json["value"] = value;
   json["missing_keys"] = missing_keys;
   if (previous.has_value()) {
-    json["previous"] = {{"type", previous->type}, {"data", Hex(previous->data)}};
+    json["previous"] = {{"type", previous->type}, {"data", HexEncode(previous->data)}};
   } else {
     json["previous"] = nullptr;
   }
@@ -102,7 +72,7 @@ Expected<RegValueSnapshot> RegValueSnapshot::FromJson(const nlohmann::json& json
         !previous["data"].is_string()) {
       return bad("'previous' is not {type, data}");
     }
-    auto data = FromHex(previous["data"].get<std::string>());
+    auto data = HexDecode(previous["data"].get<std::string>());
     if (!data.has_value()) return bad("'previous.data' is not hex");
     snapshot.previous = RegValue{previous["type"].get<DWORD>(), std::move(*data)};
   }
@@ -257,9 +227,9 @@ Expected<std::string> DescribeRegDifference(const RegValueSnapshot& snapshot) {
   }
   if (now->has_value() && !(**now == *snapshot.previous)) {
     return std::string(where + " is type " + std::to_string((*now)->type) + " data " +
-                       Hex((*now)->data) + ", expected type " +
+                       HexEncode((*now)->data) + ", expected type " +
                        std::to_string(snapshot.previous->type) + " data " +
-                       Hex(snapshot.previous->data));
+                       HexEncode(snapshot.previous->data));
   }
   for (const std::string& key : snapshot.missing_keys) {
     bool exists = false;

@@ -9,8 +9,10 @@
 
 #include <windows.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
 
@@ -59,6 +61,10 @@ Status RefuseWineUnimplemented(std::string_view api, std::string_view target);
 // The local computer's NetBIOS name: the domain LookupAccountNameW reports for local accounts.
 // Errors: kOs from GetComputerNameW.
 Expected<std::string> ComputerName();
+
+// Lower-case hex of `bytes`, and back (nullopt for odd lengths or non-hex characters).
+std::string HexEncode(const std::vector<BYTE>& bytes);
+std::optional<std::vector<BYTE>> HexDecode(std::string_view text);
 
 // Case-insensitive (ordinal, as Windows compares account and file names) UTF-8 comparison.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);

@@ -96,12 +96,12 @@ Status AddNetworkRules(scmp_filter_ctx ctx, SeccompNetwork network) {
       continue;
     }
     // kLoopbackPorts: TCP only. Every socket type other than SOCK_STREAM...
-    for (const int type : {SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET, SOCK_DCCP, SOCK_PACKET,
-                           0, 7, 8, 9, 11, 12, 13, 14, 15}) {
+    // (SOCK_STREAM is 1; the type field is 4 bits wide.)
+    for (scmp_datum_t type = 0; type <= kSockTypeMask; ++type) {
+      if (type == SOCK_STREAM) continue;
       STOCKADE_RETURN_IF_ERROR(Check(
           seccomp_rule_add(ctx, eacces, SCMP_SYS(socket), 2, fam,
-                           SCMP_A1(SCMP_CMP_MASKED_EQ, kSockTypeMask,
-                                   static_cast<scmp_datum_t>(type))),
+                           SCMP_A1(SCMP_CMP_MASKED_EQ, kSockTypeMask, type)),
           "socket(AF_INET*, not SOCK_STREAM)"));
     }
     // ...and SOCK_STREAM with a protocol other than 0 or IPPROTO_TCP (SCTP, MPTCP). Compared

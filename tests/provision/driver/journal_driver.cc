@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -56,7 +55,11 @@ Expected<Executor> OpenExecutor(const std::string& state_dir) {
 
 Expected<std::vector<StepSpec>> ReadSpecs(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text;
+  char buffer[4096];
+  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+  }
   try {
     std::vector<StepSpec> specs;
     for (const auto& item : nlohmann::json::parse(text)) {
