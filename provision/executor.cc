@@ -93,8 +93,8 @@ Expected<Executor> Executor::Open(ExecutorOptions options) {
         std::filesystem::path(std::u8string(options.state_dir.begin(), options.state_dir.end())),
         ec);
     if (ec) {
-      return Error(ErrorCode::kIo, "creating state folder " + options.state_dir + ": " +
-                                       ec.message());
+      return Error(ErrorCode::kIo,
+                   "creating state folder " + options.state_dir + ": " + ec.message());
     }
   }
   std::chrono::milliseconds timeout{0};
@@ -122,8 +122,8 @@ Expected<RunResult> Executor::Run(std::string_view kind, const nlohmann::json& a
   auto open = journal_.OpenTransactions();
   if (!open) return open.error();
   if (!open->empty()) {
-    return Error(ErrorCode::kInternal, TxnLabel(open->front().id) +
-                                           " is still open in " + journal_.path() +
+    return Error(ErrorCode::kInternal, TxnLabel(open->front().id) + " is still open in " +
+                                           journal_.path() +
                                            " although recovery ran; refusing to start another");
   }
 
@@ -207,8 +207,7 @@ Expected<RunResult> Executor::Run(std::string_view kind, const nlohmann::json& a
 
     auto before = step.CaptureBefore();
     if (!before) {
-      failure = Extend(before.error(), label + " (" + what + "): capturing the before-state: ",
-                       "");
+      failure = Extend(before.error(), label + " (" + what + "): capturing the before-state: ", "");
       break;
     }
     if (Status s = journal_.InsertIntendedStep(txn_id, seq, spec, *before); !s.ok()) {
@@ -278,8 +277,9 @@ Expected<RunResult> Executor::Run(std::string_view kind, const nlohmann::json& a
   }
   auto after = journal_.Steps(txn_id);
   const std::string remaining = after ? Remaining(*after) : std::string("unknown");
-  const std::string message = failure->ToString() + "; rolling back failed: " +
-                              undo.error().ToString() + "; still in place: " + remaining;
+  const std::string message = failure->ToString() +
+                              "; rolling back failed: " + undo.error().ToString() +
+                              "; still in place: " + remaining;
   if (Status s = journal_.FinishTransaction(txn_id, TxnState::kFailed, message); !s.ok()) {
     return journal_failure(s.error());
   }
@@ -386,14 +386,15 @@ Expected<RollbackResult> Executor::Rollback(std::int64_t txn_id, std::string_vie
   auto target = journal_.GetTransaction(txn_id);
   if (!target) return target.error();
   if (target->rollback_of) {
-    return Error(ErrorCode::kInvalidArgument,
-                 TxnLabel(txn_id) + " is itself the rollback of " +
-                     TxnLabel(*target->rollback_of) + "; apply again instead of undoing it");
+    return Error(ErrorCode::kInvalidArgument, TxnLabel(txn_id) + " is itself the rollback of " +
+                                                  TxnLabel(*target->rollback_of) +
+                                                  "; apply again instead of undoing it");
   }
   if (target->state != TxnState::kCommitted && target->state != TxnState::kFailed) {
     return Error(ErrorCode::kInvalidArgument,
                  TxnLabel(txn_id) + " (" + target->kind + ") is " +
-                     std::string(TxnStateName(target->state)) + "; only committed transactions "
+                     std::string(TxnStateName(target->state)) +
+                     "; only committed transactions "
                      "and failed ones (to retry their rollback) can be rolled back");
   }
   auto steps = journal_.Steps(txn_id);
@@ -412,8 +413,8 @@ Expected<RollbackResult> Executor::Rollback(std::int64_t txn_id, std::string_vie
                               unresolved->has_value() ? &**unresolved : nullptr}) {
       if (newer != nullptr && newer->txn_id > txn_id) {
         return Error(ErrorCode::kInvalidArgument,
-                     "cannot roll back " + TxnLabel(txn_id) + " before " +
-                         TxnLabel(newer->txn_id) + ", which changed " + record.spec.target +
+                     "cannot roll back " + TxnLabel(txn_id) + " before " + TxnLabel(newer->txn_id) +
+                         ", which changed " + record.spec.target +
                          " after it; roll that one back first (or roll back all)");
       }
     }
@@ -520,8 +521,8 @@ Expected<RecoveredTransaction> Executor::RecoverOne(const TransactionRecord& txn
 
   auto steps = journal_.Steps(txn.id);
   if (!steps) return steps.error();
-  bool all_applied = txn.planned_steps > 0 &&
-                     steps->size() == static_cast<size_t>(txn.planned_steps);
+  bool all_applied =
+      txn.planned_steps > 0 && steps->size() == static_cast<size_t>(txn.planned_steps);
   for (const StepRecord& record : *steps) {
     if (record.state != StepState::kApplied) all_applied = false;
   }

@@ -127,8 +127,7 @@ class Executor {
                                     std::string_view kind = txn_kind::kRollback);
   // The newest transaction that can be rolled back (committed or failed, not a rollback);
   // nullopt when there is none.
-  Expected<std::optional<RollbackResult>> RollbackLast(
-      std::string_view kind = txn_kind::kRollback);
+  Expected<std::optional<RollbackResult>> RollbackLast(std::string_view kind = txn_kind::kRollback);
   // Every such transaction, newest first; stops at the first error (the error lists what was
   // rolled back before it and what remains).
   Expected<std::vector<RollbackResult>> RollbackAll(std::string_view kind = txn_kind::kRollback);

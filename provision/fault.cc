@@ -110,8 +110,8 @@ void CrashPoint(std::string_view label) {
   std::lock_guard lock(s.mutex);
   ++s.crash_points;
   if (s.plan.crash_at != s.crash_points) return;
-  std::string line = "stockade: fault injection: crash at point " +
-                     std::to_string(s.crash_points) + " (" + std::string(label) + ")\n";
+  std::string line = "stockade: fault injection: crash at point " + std::to_string(s.crash_points) +
+                     " (" + std::string(label) + ")\n";
   std::fputs(line.c_str(), stderr);
   std::fflush(stderr);
   // No destructors, no atexit handlers, no SQLite close: as close to a power cut or kill -9 as a
@@ -129,9 +129,8 @@ Status BeforeApply(std::string_view what) {
     s.fail_current_after = true;
     return OkStatus();
   }
-  return Error(ErrorCode::kOs, "fault injection (STOCKADE_FAIL_AT=" +
-                                   std::to_string(s.applies) + "): " + std::string(what) +
-                                   " failed before changing anything");
+  return Error(ErrorCode::kOs, "fault injection (STOCKADE_FAIL_AT=" + std::to_string(s.applies) +
+                                   "): " + std::string(what) + " failed before changing anything");
 }
 
 Status AfterApply(std::string_view what) {
@@ -149,9 +148,8 @@ Status BeforeUndo(std::string_view what) {
   std::lock_guard lock(s.mutex);
   ++s.undos;
   if (s.plan.fail_undo_at != s.undos) return OkStatus();
-  return Error(ErrorCode::kOs, "fault injection (STOCKADE_FAIL_UNDO_AT=" +
-                                   std::to_string(s.undos) + "): undo of " + std::string(what) +
-                                   " failed");
+  return Error(ErrorCode::kOs, "fault injection (STOCKADE_FAIL_UNDO_AT=" + std::to_string(s.undos) +
+                                   "): undo of " + std::string(what) + " failed");
 }
 
 int CrashPointsPassed() {

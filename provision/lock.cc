@@ -18,9 +18,8 @@ Expected<std::chrono::milliseconds> LockTimeoutFromEnvironment() {
     if (ok) value = value * 10 + (c - '0');
   }
   if (!ok) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "STOCKADE_LOCK_TIMEOUT_MS='" + std::string(text) +
-                     "' is not a number of milliseconds (0 or more)");
+    return Error(ErrorCode::kInvalidArgument, "STOCKADE_LOCK_TIMEOUT_MS='" + std::string(text) +
+                                                  "' is not a number of milliseconds (0 or more)");
   }
   return std::chrono::milliseconds(value);
 }

@@ -67,7 +67,8 @@ Status ValidateLaunchSpec(const LaunchSpec& spec) {
   for (const auto port : spec.loopback_ports) {
     if (port == 0) return Invalid("loopback port", "0");
   }
-  if (spec.timeout.count() < 0) return Invalid("timeout is negative", std::to_string(spec.timeout.count()));
+  if (spec.timeout.count() < 0)
+    return Invalid("timeout is negative", std::to_string(spec.timeout.count()));
   return OkStatus();
 }
 

@@ -38,7 +38,8 @@ Error OpenError(const std::string& path, const Error& error) {
   if (IsCorruption(error)) {
     return Error(ErrorCode::kStateCorrupt,
                  "provisioning journal " + path + " is corrupted or is not a Stockade journal (" +
-                     error.context() + "); move it aside to start afresh, knowing that whatever "
+                     error.context() +
+                     "); move it aside to start afresh, knowing that whatever "
                      "it recorded can then no longer be rolled back",
                  error.os_kind(), error.os_error());
   }
@@ -59,9 +60,9 @@ Expected<nlohmann::json> ParseJson(const std::string& text, const std::string& p
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    return Error(ErrorCode::kStateCorrupt,
-                 "provisioning journal " + path + ": " + std::string(what) +
-                     " is not valid JSON: " + e.what());
+    return Error(ErrorCode::kStateCorrupt, "provisioning journal " + path + ": " +
+                                               std::string(what) +
+                                               " is not valid JSON: " + e.what());
   }
 }
 
@@ -163,8 +164,9 @@ Expected<Journal> Journal::Open(const std::string& state_dir, const JournalOptio
   auto version = db->UserVersion();
   if (!version) return OpenError(path, version.error());
   auto tables =
-      QueryInt(*db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
-                    "'sqlite_%'");
+      QueryInt(*db,
+               "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+               "'sqlite_%'");
   if (!tables) return OpenError(path, tables.error());
 
   const bool fresh = *app_id == 0 && *version == 0 && *tables == 0;
@@ -187,8 +189,8 @@ Expected<Journal> Journal::Open(const std::string& state_dir, const JournalOptio
   if (!fresh) {
     if (Status integrity = db->CheckIntegrity(); !integrity.ok()) {
       return Error(ErrorCode::kStateCorrupt,
-                   "provisioning journal " + path + " failed its integrity check: " +
-                       integrity.error().context(),
+                   "provisioning journal " + path +
+                       " failed its integrity check: " + integrity.error().context(),
                    integrity.error().os_kind(), integrity.error().os_error());
     }
   }
@@ -208,8 +210,8 @@ Expected<Journal> Journal::Open(const std::string& state_dir, const JournalOptio
       if (!txn) return OpenError(path, txn.error());
       Status status = db->Exec(migration.sql);
       if (status.ok()) {
-        status = db->Exec("PRAGMA application_id = " +
-                          std::to_string(journal_schema::kApplicationId));
+        status =
+            db->Exec("PRAGMA application_id = " + std::to_string(journal_schema::kApplicationId));
       }
       if (status.ok()) status = db->SetUserVersion(migration.version);
       if (status.ok()) status = txn->Commit();
@@ -237,8 +239,8 @@ Expected<Journal> Journal::Open(const std::string& state_dir, const JournalOptio
 }
 
 Error Journal::CorruptRow(std::string_view what) const {
-  return Error(ErrorCode::kStateCorrupt, "provisioning journal " + path() + ": " +
-                                             std::string(what));
+  return Error(ErrorCode::kStateCorrupt,
+               "provisioning journal " + path() + ": " + std::string(what));
 }
 
 // --- Writes ------------------------------------------------------------------------------------
@@ -280,8 +282,8 @@ Status Journal::FinishTransaction(std::int64_t txn_id, TxnState state, std::stri
 Status Journal::FinishRollback(std::int64_t rollback_txn_id, std::int64_t target_txn_id) {
   auto txn = sqlite::Transaction::Begin(db_);
   if (!txn) return txn.error();
-  for (auto [id, state] : {std::pair{rollback_txn_id, "committed"},
-                           std::pair{target_txn_id, "rolled_back"}}) {
+  for (auto [id, state] :
+       {std::pair{rollback_txn_id, "committed"}, std::pair{target_txn_id, "rolled_back"}}) {
     auto stmt = db_.Prepare(std::string("UPDATE transactions SET state = ?, ended_at = ") + kNow +
                             " WHERE id = ?");
     if (!stmt) return stmt.error();
@@ -321,8 +323,8 @@ Status Journal::InsertIntendedStep(std::int64_t txn_id, int seq, const StepSpec&
 Status Journal::UpdateStep(std::int64_t txn_id, int seq, std::string_view what,
                            std::string_view set_clause, std::optional<std::int64_t> extra_int,
                            std::optional<std::string> extra_text) {
-  auto stmt = db_.Prepare("UPDATE steps SET " + std::string(set_clause) +
-                          " WHERE txn_id = ? AND seq = ?");
+  auto stmt =
+      db_.Prepare("UPDATE steps SET " + std::string(set_clause) + " WHERE txn_id = ? AND seq = ?");
   if (!stmt) return stmt.error();
   int index = 0;
   if (extra_int) STOCKADE_RETURN_IF_ERROR(stmt->Bind(++index, *extra_int));
@@ -347,10 +349,10 @@ Status Journal::MarkStepApplied(std::int64_t txn_id, int seq) {
 }
 
 Status Journal::MarkStepUndoIntended(std::int64_t txn_id, int seq, std::int64_t undo_txn_id) {
-  return UpdateStep(txn_id, seq, "undo_intended",
-                    std::string("undo_txn = ?, state = 'undo_intended', undo_intended_at = ") +
-                        kNow,
-                    undo_txn_id, std::nullopt);
+  return UpdateStep(
+      txn_id, seq, "undo_intended",
+      std::string("undo_txn = ?, state = 'undo_intended', undo_intended_at = ") + kNow, undo_txn_id,
+      std::nullopt);
 }
 
 Status Journal::MarkStepUndone(std::int64_t txn_id, int seq) {
@@ -404,8 +406,8 @@ Expected<TransactionRecord> Journal::GetTransaction(std::int64_t txn_id) {
   auto rows = QueryTransactions("WHERE id = ?", txn_id);
   if (!rows) return rows.error();
   if (rows->empty()) {
-    return Error(ErrorCode::kNotFound, "provisioning journal " + path() +
-                                           " has no transaction " + std::to_string(txn_id));
+    return Error(ErrorCode::kNotFound, "provisioning journal " + path() + " has no transaction " +
+                                           std::to_string(txn_id));
   }
   return std::move(rows->front());
 }
@@ -455,9 +457,9 @@ Expected<std::vector<StepRecord>> Journal::QuerySteps(std::string_view sql,
 }
 
 Expected<std::vector<StepRecord>> Journal::Steps(std::int64_t txn_id) {
-  return QuerySteps(std::string("SELECT ") + kStepColumns +
-                        " FROM steps s WHERE s.txn_id = ? ORDER BY s.seq",
-                    {}, txn_id);
+  return QuerySteps(
+      std::string("SELECT ") + kStepColumns + " FROM steps s WHERE s.txn_id = ? ORDER BY s.seq", {},
+      txn_id);
 }
 
 namespace {
@@ -470,9 +472,9 @@ constexpr char kUnresolvedWhere[] =
 }  // namespace
 
 Expected<std::vector<StepRecord>> Journal::LiveSteps() {
-  return QuerySteps(std::string("SELECT ") + kStepColumns + kLiveWhere +
-                        " ORDER BY s.txn_id, s.seq",
-                    {}, std::nullopt);
+  return QuerySteps(
+      std::string("SELECT ") + kStepColumns + kLiveWhere + " ORDER BY s.txn_id, s.seq", {},
+      std::nullopt);
 }
 
 Expected<std::optional<StepRecord>> Journal::FindLiveStep(std::string_view kind,
@@ -487,9 +489,9 @@ Expected<std::optional<StepRecord>> Journal::FindLiveStep(std::string_view kind,
 }
 
 Expected<std::vector<StepRecord>> Journal::UnresolvedSteps() {
-  return QuerySteps(std::string("SELECT ") + kStepColumns + kUnresolvedWhere +
-                        " ORDER BY s.txn_id, s.seq",
-                    {}, std::nullopt);
+  return QuerySteps(
+      std::string("SELECT ") + kStepColumns + kUnresolvedWhere + " ORDER BY s.txn_id, s.seq", {},
+      std::nullopt);
 }
 
 Expected<std::optional<StepRecord>> Journal::FindUnresolvedStep(std::string_view kind,

@@ -113,12 +113,16 @@ std::vector<char> LookupBuffer(int which) {
   return std::vector<char>(static_cast<size_t>(size));
 }
 
-template <typename Entry, typename Fn>
-Expected<bool> LookupWithRetry(int which, Entry* entry, const std::string& what, Fn&& call) {
+// Calls a reentrant NSS lookup with a growing buffer and converts the entry while the buffer
+// it points into is still alive. nullopt when there is no such entry.
+template <typename Entry, typename Out, typename Fn, typename Convert>
+Expected<std::optional<Out>> Lookup(int which, const std::string& what, Fn&& call,
+                                    Convert&& convert) {
   std::vector<char> buf = LookupBuffer(which);
   for (;;) {
+    Entry entry;
     Entry* result = nullptr;
-    int rc = call(entry, buf.data(), buf.size(), &result);
+    int rc = call(&entry, buf.data(), buf.size(), &result);
     if (rc == ERANGE && buf.size() < (1u << 24)) {
       buf.resize(buf.size() * 2);
       continue;
@@ -126,8 +130,8 @@ Expected<bool> LookupWithRetry(int which, Entry* entry, const std::string& what,
     if (rc != 0 && rc != ENOENT && rc != ESRCH && rc != EBADF && rc != EPERM) {
       return ErrnoError(ErrorCode::kOs, what, rc);
     }
-    if (result == nullptr) return false;
-    return true;
+    if (result == nullptr) return std::optional<Out>();
+    return std::optional<Out>(convert(*result));
   }
 }
 
@@ -283,47 +287,31 @@ Status VerifyAccountFilesRestored(const AccountSnapshot& before, const std::stri
 }
 
 Expected<std::optional<UserInfo>> LookupUser(const std::string& name) {
-  passwd pw;
-  auto found = LookupWithRetry(_SC_GETPW_R_SIZE_MAX, &pw, "getpwnam_r " + name,
-                               [&](passwd* e, char* b, size_t n, passwd** r) {
-                                 return getpwnam_r(name.c_str(), e, b, n, r);
-                               });
-  if (!found.ok()) return found.error();
-  if (!*found) return std::optional<UserInfo>();
-  return std::optional<UserInfo>(FromPasswd(pw));
+  return Lookup<passwd, UserInfo>(
+      _SC_GETPW_R_SIZE_MAX, "getpwnam_r " + name,
+      [&](passwd* e, char* b, size_t n, passwd** r) { return getpwnam_r(name.c_str(), e, b, n, r); },
+      FromPasswd);
 }
 
 Expected<std::optional<UserInfo>> LookupUserById(uid_t uid) {
-  passwd pw;
-  auto found = LookupWithRetry(_SC_GETPW_R_SIZE_MAX, &pw, "getpwuid_r " + std::to_string(uid),
-                               [&](passwd* e, char* b, size_t n, passwd** r) {
-                                 return getpwuid_r(uid, e, b, n, r);
-                               });
-  if (!found.ok()) return found.error();
-  if (!*found) return std::optional<UserInfo>();
-  return std::optional<UserInfo>(FromPasswd(pw));
+  return Lookup<passwd, UserInfo>(
+      _SC_GETPW_R_SIZE_MAX, "getpwuid_r " + std::to_string(uid),
+      [&](passwd* e, char* b, size_t n, passwd** r) { return getpwuid_r(uid, e, b, n, r); },
+      FromPasswd);
 }
 
 Expected<std::optional<GroupInfo>> LookupGroup(const std::string& name) {
-  group gr;
-  auto found = LookupWithRetry(_SC_GETGR_R_SIZE_MAX, &gr, "getgrnam_r " + name,
-                               [&](group* e, char* b, size_t n, group** r) {
-                                 return getgrnam_r(name.c_str(), e, b, n, r);
-                               });
-  if (!found.ok()) return found.error();
-  if (!*found) return std::optional<GroupInfo>();
-  return std::optional<GroupInfo>(FromGroup(gr));
+  return Lookup<group, GroupInfo>(
+      _SC_GETGR_R_SIZE_MAX, "getgrnam_r " + name,
+      [&](group* e, char* b, size_t n, group** r) { return getgrnam_r(name.c_str(), e, b, n, r); },
+      FromGroup);
 }
 
 Expected<std::optional<GroupInfo>> LookupGroupById(gid_t gid) {
-  group gr;
-  auto found = LookupWithRetry(_SC_GETGR_R_SIZE_MAX, &gr, "getgrgid_r " + std::to_string(gid),
-                               [&](group* e, char* b, size_t n, group** r) {
-                                 return getgrgid_r(gid, e, b, n, r);
-                               });
-  if (!found.ok()) return found.error();
-  if (!*found) return std::optional<GroupInfo>();
-  return std::optional<GroupInfo>(FromGroup(gr));
+  return Lookup<group, GroupInfo>(
+      _SC_GETGR_R_SIZE_MAX, "getgrgid_r " + std::to_string(gid),
+      [&](group* e, char* b, size_t n, group** r) { return getgrgid_r(gid, e, b, n, r); },
+      FromGroup);
 }
 
 Expected<std::vector<gid_t>> UserGroupIds(const std::string& name, gid_t primary) {

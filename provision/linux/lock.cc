@@ -1,6 +1,8 @@
 // flock(2) on <state_dir>/provision.lock. flock locks belong to the open file description, so two
 // opens in one process exclude each other exactly like two processes do, and the kernel drops the
 // lock when the last descriptor closes, including when the process is killed.
+#include "provision/lock.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -8,8 +10,6 @@
 #include <cerrno>
 #include <string>
 #include <thread>
-
-#include "provision/lock.h"
 
 namespace stockade::provision {
 namespace {
@@ -50,10 +50,10 @@ Expected<ProvisionLock> ProvisionLock::Acquire(const std::string& state_dir,
     if (std::chrono::steady_clock::now() >= deadline) {
       std::string pid = ReadHolderPid(fd);
       close(fd);
-      return Error(ErrorCode::kDatabaseBusy,
-                   "another stockade-provision (pid " + pid + ") holds " + path + "; waited " +
-                       std::to_string(timeout.count()) +
-                       " ms (STOCKADE_LOCK_TIMEOUT_MS sets how long)");
+      return Error(ErrorCode::kDatabaseBusy, "another stockade-provision (pid " + pid + ") holds " +
+                                                 path + "; waited " +
+                                                 std::to_string(timeout.count()) +
+                                                 " ms (STOCKADE_LOCK_TIMEOUT_MS sets how long)");
     }
     std::this_thread::sleep_for(kPollInterval);
   }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "provision/steps/file_io.h"
@@ -126,8 +127,9 @@ class FileStep : public Step {
       case file_io::NodeType::kDirectory:
       case file_io::NodeType::kOther:
         return Error(ErrorCode::kPathInvalid,
-                     path_ + " is a folder, symlink or special file, not a regular file; "
-                             "refusing to replace it");
+                     path_ +
+                         " is a folder, symlink or special file, not a regular file; "
+                         "refusing to replace it");
     }
     auto missing = MissingAncestors();
     if (!missing) return missing.error();
@@ -271,16 +273,21 @@ class FileStep : public Step {
     return std::string();
   }
 
-  // Ancestors of the file that do not exist, outermost first.
+  // Ancestors of the file that do not exist, outermost first. Ancestors are looked at through
+  // symlinks (a parent like /var/run -> /run is an ordinary folder to write into); only the
+  // file itself is never followed.
   Expected<std::vector<std::string>> MissingAncestors() const {
     std::vector<std::string> missing;
     std::filesystem::path dir = FsPath(path_).parent_path();
     while (!dir.empty()) {
       const std::string utf8 = Utf8(dir);
-      auto snap = file_io::Read(utf8);
-      if (!snap) return snap.error();
-      if (snap->type == file_io::NodeType::kDirectory) break;
-      if (snap->type != file_io::NodeType::kAbsent) {
+      std::error_code ec;
+      const std::filesystem::file_status st = std::filesystem::status(dir, ec);
+      if (std::filesystem::is_directory(st)) break;
+      if (st.type() != std::filesystem::file_type::not_found) {
+        if (ec) {
+          return Error(ErrorCode::kIo, "reading the status of " + utf8 + ": " + ec.message());
+        }
         return Error(ErrorCode::kPathInvalid,
                      utf8 + " (a parent of " + path_ + ") is not a folder");
       }

@@ -2,12 +2,12 @@
 // range cannot be read through another handle), so the lock covers one byte far beyond the pid
 // text at offset 0: the pid stays readable by the process that is told to wait. The lock belongs
 // to the handle, and the system drops it when the process dies.
+#include "provision/lock.h"
+
 #include <windows.h>
 
 #include <string>
 #include <thread>
-
-#include "provision/lock.h"
 
 namespace stockade::provision {
 namespace {
@@ -99,10 +99,10 @@ Expected<ProvisionLock> ProvisionLock::Acquire(const std::string& state_dir,
       return Win32Error(ErrorCode::kIo, "locking " + path, err);
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      return Error(ErrorCode::kDatabaseBusy,
-                   "another stockade-provision (pid " + ReadHolderPid(file) + ") holds " + path +
-                       "; waited " + std::to_string(timeout.count()) +
-                       " ms (STOCKADE_LOCK_TIMEOUT_MS sets how long)");
+      return Error(ErrorCode::kDatabaseBusy, "another stockade-provision (pid " +
+                                                 ReadHolderPid(file) + ") holds " + path +
+                                                 "; waited " + std::to_string(timeout.count()) +
+                                                 " ms (STOCKADE_LOCK_TIMEOUT_MS sets how long)");
     }
     std::this_thread::sleep_for(kPollInterval);
   }

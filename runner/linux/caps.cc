@@ -25,7 +25,8 @@ bool DropBoundingSet(int last_cap, SetupFailure* failure) noexcept {
   }
   for (int cap = 0; cap <= last_cap; ++cap) {
     if (::syscall(SYS_prctl, PR_CAPBSET_READ, cap, 0, 0, 0) == 1) {
-      return Fail(failure, SetupStep::kBoundingSet, EPERM, "a capability stayed in the bounding set");
+      return Fail(failure, SetupStep::kBoundingSet, EPERM,
+                  "a capability stayed in the bounding set");
     }
   }
   return true;

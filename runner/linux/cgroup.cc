@@ -242,8 +242,8 @@ Expected<TreeCgroup> TreeCgroup::Create(const CgroupLayout& layout, const Cgroup
     return Error(ErrorCode::kInvalidArgument,
                  "cgroup parent name must be one plain name: '" + options.parent_name + "'");
   }
-  const std::string name = "run-" + std::to_string(::getpid()) + "-" +
-                           std::to_string(g_tree_counter.fetch_add(1));
+  const std::string name =
+      "run-" + std::to_string(::getpid()) + "-" + std::to_string(g_tree_counter.fetch_add(1));
   auto parent_in = [&](const std::string& mount, const std::string& own) {
     return Join(mount, options.under_own_cgroup ? own : "/") + "/" + options.parent_name;
   };

@@ -37,9 +37,9 @@ struct CgroupOptions {
 
 // Where the hierarchies are mounted and where the calling process sits in each.
 struct CgroupLayout {
-  std::string v2_mount;         // "" when there is no cgroup2 hierarchy
-  std::string v2_own;           // the caller's cgroup in it, "/..." relative to v2_mount
-  std::string pids_v1_mount;    // "" when pids is not a v1 controller here
+  std::string v2_mount;       // "" when there is no cgroup2 hierarchy
+  std::string v2_own;         // the caller's cgroup in it, "/..." relative to v2_mount
+  std::string pids_v1_mount;  // "" when pids is not a v1 controller here
   std::string pids_v1_own;
   std::string memory_v1_mount;  // "" when memory is not a v1 controller here
   std::string memory_v1_own;

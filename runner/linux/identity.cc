@@ -1,6 +1,7 @@
 #include "runner/linux/identity.h"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -61,6 +62,12 @@ bool ApplyIdentity(const IdentityPlan& plan, SetupFailure* failure) noexcept {
 }
 
 bool MapSelfInUserNamespace(uid_t uid, gid_t gid, SetupFailure* failure) noexcept {
+  // A process that changed its credentials earlier (a caller that dropped root) is not dumpable,
+  // which makes its /proc/self files root's, and the writes below fail. execve recomputes the
+  // flag anyway, so nothing is loosened for the command.
+  if (::syscall(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) {
+    return Fail(failure, SetupStep::kUserNamespace, errno, "prctl(PR_SET_DUMPABLE)");
+  }
   static constexpr char kDeny[] = "deny";
   if (!WriteProcFile("/proc/self/setgroups", kDeny, sizeof(kDeny) - 1, failure)) return false;
   char line[64];

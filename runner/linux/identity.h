@@ -26,7 +26,8 @@ struct IdentityPlan {
 bool ApplyIdentity(const IdentityPlan& plan, SetupFailure* failure) noexcept;
 
 // In the child of the unprovisioned mode, right after clone3(CLONE_NEWUSER): maps the caller's
-// own uid and gid to themselves in the new user namespace (writing "deny" to setgroups first,
+// own uid and gid to themselves in the new user namespace (after PR_SET_DUMPABLE, which a caller
+// that changed credentials has lost; writing "deny" to setgroups first,
 // which an unprivileged process must do before writing gid_map). Async-signal-safe.
 bool MapSelfInUserNamespace(uid_t uid, gid_t gid, SetupFailure* failure) noexcept;
 

@@ -68,14 +68,13 @@ struct NetPortAttr {
 };
 
 constexpr std::uint64_t kFsReadRights = kFsExecute | kFsReadFile | kFsReadDir;
-constexpr std::uint64_t kFsAbi1 = kFsExecute | kFsWriteFile | kFsReadFile | kFsReadDir |
-                                  kFsRemoveDir | kFsRemoveFile | kFsMakeChar | kFsMakeDir |
-                                  kFsMakeReg | kFsMakeSock | kFsMakeFifo | kFsMakeBlock |
-                                  kFsMakeSym;
+constexpr std::uint64_t kFsAbi1 =
+    kFsExecute | kFsWriteFile | kFsReadFile | kFsReadDir | kFsRemoveDir | kFsRemoveFile |
+    kFsMakeChar | kFsMakeDir | kFsMakeReg | kFsMakeSock | kFsMakeFifo | kFsMakeBlock | kFsMakeSym;
 
 // Device nodes that ordinary programs write to or open read-write.
-constexpr const char* kWritableDevices[] = {"/dev/null", "/dev/zero",   "/dev/full",
-                                            "/dev/tty",  "/dev/ptmx",   "/dev/pts",
+constexpr const char* kWritableDevices[] = {"/dev/null",   "/dev/zero",   "/dev/full",
+                                            "/dev/tty",    "/dev/ptmx",   "/dev/pts",
                                             "/dev/random", "/dev/urandom"};
 
 Status AddPathRule(int ruleset, const std::string& path, std::uint64_t access, bool optional) {
@@ -87,7 +86,7 @@ Status AddPathRule(int ruleset, const std::string& path, std::uint64_t access, b
                       "landlock: open " + path, err);
   }
   UniqueFd owned(fd);
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0) return ErrnoError(ErrorCode::kOs, "landlock: fstat " + path, errno);
   if (!S_ISDIR(st.st_mode)) {
     // Rules on a file may only carry rights that apply to files.
@@ -161,8 +160,8 @@ Expected<LandlockRuleset> BuildLandlockRuleset(const LaunchSpec& spec) {
       net.allowed_access = kNetBindTcp | kNetConnectTcp;
       net.port = port;
       if (::syscall(kSysAddRule, out.fd.get(), kRuleNetPort, &net, 0) != 0) {
-        return ErrnoError(ErrorCode::kOs, "landlock_add_rule(TCP port " + std::to_string(port) + ")",
-                          errno);
+        return ErrnoError(ErrorCode::kOs,
+                          "landlock_add_rule(TCP port " + std::to_string(port) + ")", errno);
       }
     }
   }

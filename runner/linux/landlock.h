@@ -24,7 +24,7 @@ namespace stockade::runner::linux_os {
 int LandlockAbi();
 
 struct LandlockRuleset {
-  UniqueFd fd;                   // close-on-exec; the child's copy disappears at execve
+  UniqueFd fd;  // close-on-exec; the child's copy disappears at execve
   int abi = 0;
   std::uint32_t restrict_flags = 0;  // for landlock_restrict_self
   bool restricts_tcp = false;

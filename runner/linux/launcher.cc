@@ -123,7 +123,8 @@ bool SetupStdio(const ChildPlan& plan, SetupFailure* failure) noexcept {
   }
   for (int i = 0; i < 3; ++i) {
     if (moved[i] < 0) continue;
-    if (::syscall(SYS_dup2, moved[i], i) < 0) return Fail(failure, SetupStep::kStdio, errno, nullptr);
+    if (::syscall(SYS_dup2, moved[i], i) < 0)
+      return Fail(failure, SetupStep::kStdio, errno, nullptr);
   }
   return true;
 }
@@ -188,7 +189,7 @@ Expected<std::string> ResolveProgram(const LaunchSpec& spec) {
     std::string dir = path.substr(start, colon == std::string::npos ? colon : colon - start);
     if (dir.empty()) dir = spec.cwd;
     const std::string candidate = dir + "/" + name;
-    struct stat st{};
+    struct stat st {};
     if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0) {
       return candidate;
     }
@@ -247,8 +248,8 @@ Expected<ProcessTree> ProcessTree::Launch(const LaunchSpec& spec, const LaunchOp
     tree.cgroup_.emplace(std::move(*cg));
   }
 
-  auto mounts = PlanMounts(spec, options.runtime_dir.empty() ? DefaultRuntimeDir()
-                                                            : options.runtime_dir);
+  auto mounts =
+      PlanMounts(spec, options.runtime_dir.empty() ? DefaultRuntimeDir() : options.runtime_dir);
   if (!mounts.ok()) return mounts.error().Wrap("launch: mount plan");
   auto landlock = BuildLandlockRuleset(spec);
   if (!landlock.ok()) return landlock.error().Wrap("launch: Landlock");
@@ -352,8 +353,8 @@ Expected<ProcessTree> ProcessTree::Launch(const LaunchSpec& spec, const LaunchOp
     return Error(ErrorCode::kInternal, "launch: the child reported a truncated setup failure");
   }
   failure.detail[sizeof(failure.detail) - 1] = '\0';
-  std::string context = "sandbox setup failed in the child at " +
-                        std::string(SetupStepName(failure.step));
+  std::string context =
+      "sandbox setup failed in the child at " + std::string(SetupStepName(failure.step));
   if (failure.detail[0] != '\0') context += " on '" + std::string(failure.detail) + "'";
   return ErrnoError(CodeForErrno(failure.err), context, failure.err);
 }
@@ -416,8 +417,8 @@ Expected<ExitStatus> ProcessTree::Wait() {
   }
   siginfo_t info{};
   for (;;) {
-    if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info,
-                 WEXITED) == 0) {
+    if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED) ==
+        0) {
       break;
     }
     if (errno != EINTR) return ErrnoError(ErrorCode::kOs, "waitid(P_PIDFD)", errno);

@@ -44,7 +44,7 @@ struct MountAttr {
 
 // Resolves `path`; std::nullopt when it does not exist.
 Expected<std::optional<std::string>> Resolve(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::string>();
     return ErrnoError(ErrorCode::kPathInvalid, "lstat " + path, errno);
@@ -64,7 +64,7 @@ Expected<std::string> EnsureInaccessibleFile(const std::string& runtime_dir) {
   if (::mkdir(runtime_dir.c_str(), 0755) != 0 && errno != EEXIST) {
     return ErrnoError(ErrorCode::kIo, "mkdir runtime folder " + runtime_dir, errno);
   }
-  struct stat st{};
+  struct stat st {};
   if (::lstat(runtime_dir.c_str(), &st) != 0) {
     return ErrnoError(ErrorCode::kIo, "lstat runtime folder " + runtime_dir, errno);
   }
@@ -79,8 +79,8 @@ Expected<std::string> EnsureInaccessibleFile(const std::string& runtime_dir) {
       (st.st_mode & 07777) == 0 && st.st_uid == ::geteuid()) {
     return file;
   }
-  const std::string tmp = file + "." + std::to_string(::getpid()) + "." +
-                          std::to_string(g_tmp_counter.fetch_add(1));
+  const std::string tmp =
+      file + "." + std::to_string(::getpid()) + "." + std::to_string(g_tmp_counter.fetch_add(1));
   UniqueFd fd(::open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0));
   if (!fd.valid()) return ErrnoError(ErrorCode::kIo, "create " + tmp, errno);
   if (::fchmod(fd.get(), 0) != 0) {
@@ -105,7 +105,7 @@ void SortUnique(std::vector<std::string>* v) {
 // --- child side ------------------------------------------------------------------------------
 
 bool IsReadOnly(int fd) noexcept {
-  struct statfs sfs{};
+  struct statfs sfs {};
   if (::syscall(SYS_fstatfs, fd, &sfs) != 0) return false;
   return (sfs.f_flags & ST_RDONLY) != 0;
 }
@@ -121,7 +121,7 @@ bool MakeReadOnly(int fd, unsigned long long extra_attrs) noexcept {
   }
   if (errno != ENOSYS) return false;
   // Kernels before 5.12: a remount of the bind, which must repeat the flags it keeps.
-  struct statfs sfs{};
+  struct statfs sfs {};
   if (::syscall(SYS_fstatfs, fd, &sfs) != 0) return false;
   unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY;
   if ((sfs.f_flags & ST_NOSUID) != 0 || (extra_attrs & kMountAttrNosuid) != 0) flags |= MS_NOSUID;
@@ -171,7 +171,7 @@ bool HideDir(const char* path, SetupFailure* failure) noexcept {
   if (rc != 0) return Fail(failure, SetupStep::kDenyReadDir, err, path);
   const int top = child::OpenExact(path, true);
   if (top < 0) return Fail(failure, SetupStep::kDenyReadDir, errno, path);
-  struct statfs sfs{};
+  struct statfs sfs {};
   const bool ok = ::syscall(SYS_fstatfs, top, &sfs) == 0 &&
                   static_cast<unsigned long>(sfs.f_type) == TMPFS_MAGIC &&
                   (sfs.f_flags & ST_RDONLY) != 0;
@@ -196,7 +196,7 @@ bool HideFile(const char* path, const char* empty_file, SetupFailure* failure) n
     Close(top);
     return Fail(failure, SetupStep::kDenyReadFile, err2, path);
   }
-  struct stat st{};
+  struct stat st {};
   const bool ok = ::syscall(SYS_fstat, top, &st) == 0 && st.st_size == 0 &&
                   (st.st_mode & 07777) == 0 && IsReadOnly(top);
   Close(top);
@@ -227,7 +227,7 @@ Expected<MountPlan> PlanMounts(const LaunchSpec& spec, const std::string& runtim
     auto resolved = Resolve(p);
     if (!resolved.ok()) return resolved.error().Wrap("deny-read path");
     if (!resolved->has_value()) continue;
-    struct stat st{};
+    struct stat st {};
     if (::stat((*resolved)->c_str(), &st) != 0) {
       return ErrnoError(ErrorCode::kPathInvalid, "deny-read path: stat " + **resolved, errno);
     }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
@@ -12,7 +13,6 @@
 
 #include <cerrno>
 #include <mutex>
-#include <netinet/in.h>
 
 #include "runner/linux/unique_fd.h"
 
@@ -49,17 +49,37 @@ Status Deny(scmp_filter_ctx ctx, int err, const char* name) {
   if (nr == __NR_SCMP_ERROR) {
     return Error(ErrorCode::kOs, std::string("libseccomp does not know system call ") + name);
   }
-  return Check(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(static_cast<std::uint32_t>(err)), nr, 0),
-               name);
+  return Check(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(static_cast<std::uint32_t>(err)), nr, 0), name);
 }
 
 Status AddAlwaysDenied(scmp_filter_ctx ctx) {
-  for (const char* name :
-       {"ptrace", "process_vm_readv", "process_vm_writev", "io_uring_setup", "io_uring_enter",
-        "io_uring_register", "bpf", "perf_event_open", "keyctl", "add_key", "request_key",
-        "mount", "umount2", "pivot_root", "fsopen", "fsconfig", "fsmount", "fspick",
-        "move_mount", "open_tree", "mount_setattr", "setns", "init_module", "finit_module",
-        "delete_module", "kexec_load", "kexec_file_load"}) {
+  for (const char* name : {"ptrace",
+                           "process_vm_readv",
+                           "process_vm_writev",
+                           "io_uring_setup",
+                           "io_uring_enter",
+                           "io_uring_register",
+                           "bpf",
+                           "perf_event_open",
+                           "keyctl",
+                           "add_key",
+                           "request_key",
+                           "mount",
+                           "umount2",
+                           "pivot_root",
+                           "fsopen",
+                           "fsconfig",
+                           "fsmount",
+                           "fspick",
+                           "move_mount",
+                           "open_tree",
+                           "mount_setattr",
+                           "setns",
+                           "init_module",
+                           "finit_module",
+                           "delete_module",
+                           "kexec_load",
+                           "kexec_file_load"}) {
     STOCKADE_RETURN_IF_ERROR(Deny(ctx, EPERM, name));
   }
   const auto eperm = SCMP_ACT_ERRNO(EPERM);
@@ -75,12 +95,11 @@ Status AddAlwaysDenied(scmp_filter_ctx ctx) {
   STOCKADE_RETURN_IF_ERROR(
       Check(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0), "clone3"));
   // Typing into the terminal the tree shares with the user.
-  for (const unsigned long request : {static_cast<unsigned long>(TIOCSTI),
-                                      static_cast<unsigned long>(TIOCLINUX)}) {
-    STOCKADE_RETURN_IF_ERROR(
-        Check(seccomp_rule_add(ctx, eperm, SCMP_SYS(ioctl), 1,
-                               SCMP_A1(SCMP_CMP_MASKED_EQ, kLow32, request)),
-              "ioctl(TIOCSTI/TIOCLINUX)"));
+  for (const unsigned long request :
+       {static_cast<unsigned long>(TIOCSTI), static_cast<unsigned long>(TIOCLINUX)}) {
+    STOCKADE_RETURN_IF_ERROR(Check(seccomp_rule_add(ctx, eperm, SCMP_SYS(ioctl), 1,
+                                                    SCMP_A1(SCMP_CMP_MASKED_EQ, kLow32, request)),
+                                   "ioctl(TIOCSTI/TIOCLINUX)"));
   }
   return OkStatus();
 }
@@ -99,10 +118,10 @@ Status AddNetworkRules(scmp_filter_ctx ctx, SeccompNetwork network) {
     // (SOCK_STREAM is 1; the type field is 4 bits wide.)
     for (scmp_datum_t type = 0; type <= kSockTypeMask; ++type) {
       if (type == SOCK_STREAM) continue;
-      STOCKADE_RETURN_IF_ERROR(Check(
-          seccomp_rule_add(ctx, eacces, SCMP_SYS(socket), 2, fam,
-                           SCMP_A1(SCMP_CMP_MASKED_EQ, kSockTypeMask, type)),
-          "socket(AF_INET*, not SOCK_STREAM)"));
+      STOCKADE_RETURN_IF_ERROR(
+          Check(seccomp_rule_add(ctx, eacces, SCMP_SYS(socket), 2, fam,
+                                 SCMP_A1(SCMP_CMP_MASKED_EQ, kSockTypeMask, type)),
+                "socket(AF_INET*, not SOCK_STREAM)"));
     }
     // ...and SOCK_STREAM with a protocol other than 0 or IPPROTO_TCP (SCTP, MPTCP). Compared
     // on all 64 bits, so that garbage in the upper half is refused too.
@@ -111,24 +130,27 @@ Status AddNetworkRules(scmp_filter_ctx ctx, SeccompNetwork network) {
                                SCMP_A2(SCMP_CMP_GT, static_cast<scmp_datum_t>(IPPROTO_TCP))),
               "socket(AF_INET*, protocol > TCP)"));
     for (int proto = 1; proto < IPPROTO_TCP; ++proto) {
-      STOCKADE_RETURN_IF_ERROR(Check(
-          seccomp_rule_add(ctx, eacces, SCMP_SYS(socket), 2, fam,
-                           SCMP_A2(SCMP_CMP_EQ, static_cast<scmp_datum_t>(proto))),
-          "socket(AF_INET*, protocol < TCP)"));
+      STOCKADE_RETURN_IF_ERROR(
+          Check(seccomp_rule_add(ctx, eacces, SCMP_SYS(socket), 2, fam,
+                                 SCMP_A2(SCMP_CMP_EQ, static_cast<scmp_datum_t>(proto))),
+                "socket(AF_INET*, protocol < TCP)"));
     }
   }
   if (network == SeccompNetwork::kLoopbackPorts) {
     // TCP Fast Open connects inside sendto/sendmsg: keep every connect going through connect().
     const auto fastopen = static_cast<scmp_datum_t>(MSG_FASTOPEN);
-    STOCKADE_RETURN_IF_ERROR(Check(seccomp_rule_add(ctx, eacces, SCMP_SYS(sendto), 1,
-                                                    SCMP_A3(SCMP_CMP_MASKED_EQ, fastopen, fastopen)),
-                                   "sendto(MSG_FASTOPEN)"));
-    STOCKADE_RETURN_IF_ERROR(Check(seccomp_rule_add(ctx, eacces, SCMP_SYS(sendmsg), 1,
-                                                    SCMP_A2(SCMP_CMP_MASKED_EQ, fastopen, fastopen)),
-                                   "sendmsg(MSG_FASTOPEN)"));
-    STOCKADE_RETURN_IF_ERROR(Check(seccomp_rule_add(ctx, eacces, SCMP_SYS(sendmmsg), 1,
-                                                    SCMP_A3(SCMP_CMP_MASKED_EQ, fastopen, fastopen)),
-                                   "sendmmsg(MSG_FASTOPEN)"));
+    STOCKADE_RETURN_IF_ERROR(
+        Check(seccomp_rule_add(ctx, eacces, SCMP_SYS(sendto), 1,
+                               SCMP_A3(SCMP_CMP_MASKED_EQ, fastopen, fastopen)),
+              "sendto(MSG_FASTOPEN)"));
+    STOCKADE_RETURN_IF_ERROR(
+        Check(seccomp_rule_add(ctx, eacces, SCMP_SYS(sendmsg), 1,
+                               SCMP_A2(SCMP_CMP_MASKED_EQ, fastopen, fastopen)),
+              "sendmsg(MSG_FASTOPEN)"));
+    STOCKADE_RETURN_IF_ERROR(
+        Check(seccomp_rule_add(ctx, eacces, SCMP_SYS(sendmmsg), 1,
+                               SCMP_A3(SCMP_CMP_MASKED_EQ, fastopen, fastopen)),
+              "sendmmsg(MSG_FASTOPEN)"));
   }
   return OkStatus();
 }
@@ -136,9 +158,9 @@ Status AddNetworkRules(scmp_filter_ctx ctx, SeccompNetwork network) {
 Expected<std::shared_ptr<const SeccompProgram>> Compile(SeccompNetwork network) {
   Context ctx;
   if (ctx.get() == nullptr) return Error(ErrorCode::kOs, "libseccomp: seccomp_init failed");
-  STOCKADE_RETURN_IF_ERROR(Check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH,
-                                                  SCMP_ACT_KILL_PROCESS),
-                                 "bad-architecture action"));
+  STOCKADE_RETURN_IF_ERROR(
+      Check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS),
+            "bad-architecture action"));
   STOCKADE_RETURN_IF_ERROR(AddAlwaysDenied(ctx.get()));
   STOCKADE_RETURN_IF_ERROR(AddNetworkRules(ctx.get(), network));
 
@@ -148,13 +170,12 @@ Expected<std::shared_ptr<const SeccompProgram>> Compile(SeccompNetwork network) 
   STOCKADE_RETURN_IF_ERROR(Check(seccomp_export_bpf(ctx.get(), mem.get()), "seccomp_export_bpf"));
   const off_t size = ::lseek(mem.get(), 0, SEEK_END);
   if (size <= 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0) {
-    return Error(ErrorCode::kOs, "libseccomp exported a filter of " + std::to_string(size) +
-                                     " bytes");
+    return Error(ErrorCode::kOs,
+                 "libseccomp exported a filter of " + std::to_string(size) + " bytes");
   }
   auto program = std::make_shared<SeccompProgram>();
   program->instructions.resize(static_cast<std::size_t>(size) / sizeof(sock_filter));
-  if (::pread(mem.get(), program->instructions.data(), static_cast<std::size_t>(size), 0) !=
-      size) {
+  if (::pread(mem.get(), program->instructions.data(), static_cast<std::size_t>(size), 0) != size) {
     return ErrnoError(ErrorCode::kOs, "read back the seccomp filter", errno);
   }
   program->program.len = static_cast<unsigned short>(program->instructions.size());

@@ -12,25 +12,25 @@ namespace stockade::runner::linux_os {
 // Each step the child performs, in order. The names (SetupStepName) are what users read.
 enum class SetupStep : std::uint32_t {
   kNone = 0,
-  kJoinCgroup,       // write "0" to a v1 cgroup.procs
-  kSetsid,           // setsid
-  kStdio,            // dup2 of the relayed descriptors
-  kCloseFds,         // close_range(CLOSE_RANGE_CLOEXEC)
-  kUserNamespace,    // /proc/self/{setgroups,uid_map,gid_map} (unprovisioned mode)
-  kMountNamespace,   // unshare(CLONE_NEWNS) and mount --make-rslave /
-  kProtectPath,      // read-only bind mount of a protected path
-  kDenyReadDir,      // empty tmpfs over a deny-read folder
-  kDenyReadFile,     // empty file bound over a deny-read file
-  kBoundingSet,      // prctl(PR_CAPBSET_DROP)
-  kSetgroups,        // setgroups
-  kSetresgid,        // setresgid
-  kSetresuid,        // setresuid
-  kCapabilities,     // capset / ambient clear
-  kNoNewPrivs,       // prctl(PR_SET_NO_NEW_PRIVS)
-  kChdir,            // chdir to the working folder
-  kLandlock,         // landlock_restrict_self
-  kSeccomp,          // seccomp(SECCOMP_SET_MODE_FILTER)
-  kExec,             // execve
+  kJoinCgroup,      // write "0" to a v1 cgroup.procs
+  kSetsid,          // setsid
+  kStdio,           // dup2 of the relayed descriptors
+  kCloseFds,        // close_range(CLOSE_RANGE_CLOEXEC)
+  kUserNamespace,   // /proc/self/{setgroups,uid_map,gid_map} (unprovisioned mode)
+  kMountNamespace,  // unshare(CLONE_NEWNS) and mount --make-rslave /
+  kProtectPath,     // read-only bind mount of a protected path
+  kDenyReadDir,     // empty tmpfs over a deny-read folder
+  kDenyReadFile,    // empty file bound over a deny-read file
+  kBoundingSet,     // prctl(PR_CAPBSET_DROP)
+  kSetgroups,       // setgroups
+  kSetresgid,       // setresgid
+  kSetresuid,       // setresuid
+  kCapabilities,    // capset / ambient clear
+  kNoNewPrivs,      // prctl(PR_SET_NO_NEW_PRIVS)
+  kChdir,           // chdir to the working folder
+  kLandlock,        // landlock_restrict_self
+  kSeccomp,         // seccomp(SECCOMP_SET_MODE_FILTER)
+  kExec,            // execve
 };
 
 // "setresuid", "landlock_restrict_self", ...: the system call (and what it was for).
@@ -38,7 +38,7 @@ const char* SetupStepName(SetupStep step);
 
 struct SetupFailure {
   SetupStep step = SetupStep::kNone;
-  std::int32_t err = 0;  // errno of the failing call
+  std::int32_t err = 0;   // errno of the failing call
   char detail[240] = {};  // the path or value it failed on (NUL-terminated, may be empty)
 };
 

@@ -91,8 +91,8 @@ bool CrashedAt(const ChildResult& r, int n) {
 }
 
 // After recovery: no transaction is open, and the tree matches the journal's verdict.
-void ExpectConsistent(World& w, const Tree& before, const Tree& after, int n,
-                      int* rolled_forward, int* rolled_back) {
+void ExpectConsistent(World& w, const Tree& before, const Tree& after, int n, int* rolled_forward,
+                      int* rolled_back) {
   Executor executor = w.Open();
   auto open = executor.journal().OpenTransactions();
   ASSERT_TRUE(open.ok());
@@ -196,8 +196,8 @@ TEST(CrashTest, EveryCrashPointOfARollback) {
       ASSERT_TRUE(run.ok()) << run.error().ToString();
       second_id = *run->txn_id;
     }
-    auto r = w.Driver({"rollback", w.state.path(), "last"},
-                      {{"STOCKADE_CRASH_AT", std::to_string(n)}});
+    auto r =
+        w.Driver({"rollback", w.state.path(), "last"}, {{"STOCKADE_CRASH_AT", std::to_string(n)}});
     if (!CrashedAt(r, n)) {
       EXPECT_EQ(r.exit_code, 0) << r.output;
       EXPECT_NE(r.output.find("result ok rolled_back=" + std::to_string(second_id) + ","),
@@ -258,8 +258,7 @@ TEST(CrashTest, CrashWhileRecoveringFromACrash) {
 TEST(CrashTest, MalformedFaultVariableIsRefusedBeforeAnyChange) {
   World w;
   const Tree before = SnapshotTree(w.tree.path());
-  auto r = w.Driver({"run", w.state.path(), "apply", w.specs_file},
-                    {{"STOCKADE_CRASH_AT", "3x"}});
+  auto r = w.Driver({"run", w.state.path(), "apply", w.specs_file}, {{"STOCKADE_CRASH_AT", "3x"}});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("result error E_INVALID_ARGUMENT STOCKADE_CRASH_AT='3x'"),
             std::string::npos)

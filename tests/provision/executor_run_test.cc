@@ -54,9 +54,10 @@ class ExecutorRunTest : public ::testing::Test {
     ExecutorOptions options;
     options.state_dir = state_.path();
     RegisterPortableSteps(options.registry);
-    options.registry.Register(kStubKind, [](const StepSpec& spec) -> Expected<std::unique_ptr<Step>> {
-      return std::unique_ptr<Step>(std::make_unique<StubStep>(spec));
-    });
+    options.registry.Register(kStubKind,
+                              [](const StepSpec& spec) -> Expected<std::unique_ptr<Step>> {
+                                return std::unique_ptr<Step>(std::make_unique<StubStep>(spec));
+                              });
     options.lock_timeout = std::chrono::milliseconds(2000);
     auto executor = Executor::Open(std::move(options));
     if (!executor.ok()) ADD_FAILURE() << executor.error().ToString();
@@ -93,7 +94,7 @@ TEST_F(ExecutorRunTest, AppliesJournalsAndVerifies) {
     EXPECT_EQ(o.outcome, StepOutcomeKind::kApplied) << o.description;
     EXPECT_EQ(o.txn_id, *result->txn_id);
   }
-  EXPECT_EQ(result->steps[1].description, "write file " + P("b.conf") + " (mode 0600, 10 bytes)");
+  EXPECT_EQ(result->steps[1].description, "write file " + P("b.conf") + " (mode 0600, 8 bytes)");
 
   EXPECT_EQ(ReadTextFile(P("a.txt")), "alpha v1\n");
   EXPECT_EQ(ReadTextFile(P("b.conf")), "beta v1\n");
@@ -124,8 +125,7 @@ TEST_F(ExecutorRunTest, AppliesJournalsAndVerifies) {
     EXPECT_EQ(s.before["exists"], false);
   }
   // The created folders are in the before-state, outermost first, so Undo can remove them.
-  EXPECT_EQ((*steps)[2].before["created_dirs"],
-            nlohmann::json::array({P("new"), P("new/deeper")}));
+  EXPECT_EQ((*steps)[2].before["created_dirs"], nlohmann::json::array({P("new"), P("new/deeper")}));
   auto live = executor.journal().LiveSteps();
   ASSERT_TRUE(live.ok());
   EXPECT_EQ(live->size(), 3u);
@@ -310,8 +310,7 @@ TEST_F(ExecutorRunTest, RollbackLastByIdAndAll) {
   EXPECT_FALSE(journal_test::Exists(P("solo.txt")));
   // Rolling back a rolled-back or rollback transaction is refused.
   EXPECT_EQ(executor.Rollback(*t3->txn_id).error().code(), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(executor.Rollback(by_id->rollback_txn_id).error().code(),
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(executor.Rollback(by_id->rollback_txn_id).error().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(executor.Rollback(987654).error().code(), ErrorCode::kNotFound);
 
   // Last: t2, which puts a.txt v1 back.
@@ -340,6 +339,37 @@ TEST_F(ExecutorRunTest, RollbackLastByIdAndAll) {
   auto live = executor.journal().LiveSteps();
   ASSERT_TRUE(live.ok());
   EXPECT_TRUE(live->empty());
+}
+
+TEST_F(ExecutorRunTest, UndoThatCannotCompleteKeepsWhatIsNotOursAndCanBeRetried) {
+  const Tree original = SnapshotTree(tree_.path());
+  Executor executor = OpenExecutor();
+  auto t1 = executor.Run(txn_kind::kApply, {}, ThreeFiles("v1"));
+  ASSERT_TRUE(t1.ok()) << t1.error().ToString();
+  // Someone puts their own file into a folder the step created.
+  journal_test::WriteTextFile(P("new/deeper/theirs.txt"), "not ours\n");
+
+  auto blocked = executor.RollbackLast();
+  ASSERT_FALSE(blocked.ok());
+  EXPECT_EQ(blocked.error().code(), ErrorCode::kVerificationFailed);
+  EXPECT_NE(blocked.error().context().find("folder " + P("new/deeper")), std::string::npos)
+      << blocked.error().context();
+  EXPECT_NE(blocked.error().context().find("still in place:"), std::string::npos);
+  EXPECT_EQ(ReadTextFile(P("new/deeper/theirs.txt")), "not ours\n");  // never deleted
+  auto txns = Transactions(executor);
+  ASSERT_EQ(txns.size(), 2u);
+  EXPECT_EQ(txns[0].state, TxnState::kFailed);     // the rollback
+  EXPECT_EQ(txns[1].state, TxnState::kCommitted);  // t1 stays, partly undone
+  auto live = executor.journal().LiveSteps();
+  ASSERT_TRUE(live.ok());
+  EXPECT_EQ(live->size(), 3u);  // c.txt's step failed its undo: still live, like a.txt and b.conf
+
+  // Once the foreign file is gone, retrying finishes the job.
+  const std::string theirs = P("new/deeper/theirs.txt");
+  std::filesystem::remove(std::filesystem::path(std::u8string(theirs.begin(), theirs.end())));
+  auto retried = executor.RollbackLast();
+  ASSERT_TRUE(retried.ok()) << retried.error().ToString();
+  EXPECT_EQ(DiffTrees(original, SnapshotTree(tree_.path())), "");
 }
 
 TEST_F(ExecutorRunTest, UnknownKindOrBadParamsChangeNothing) {
@@ -384,7 +414,8 @@ class ExecutorRecoveryTest : public ExecutorRunTest {
       EXPECT_TRUE(step.ok());
       auto before = (*step)->CaptureBefore();
       EXPECT_TRUE(before.ok());
-      EXPECT_TRUE(journal->InsertIntendedStep(*id, static_cast<int>(i + 1), specs[i], *before).ok());
+      EXPECT_TRUE(
+          journal->InsertIntendedStep(*id, static_cast<int>(i + 1), specs[i], *before).ok());
       if (i < applied) EXPECT_TRUE((*step)->Apply().ok());
       if (i < marked) EXPECT_TRUE(journal->MarkStepApplied(*id, static_cast<int>(i + 1)).ok());
       if (i + 1 >= applied) break;

@@ -90,8 +90,8 @@ TEST_F(JournalQueriesTest, TransactionsNewestFirstWithTheirFields) {
 TEST_F(JournalQueriesTest, StepsInOrderWithStatesAndTimestamps) {
   auto id = journal_->BeginTransaction("apply", nlohmann::json::object(), 3);
   ASSERT_TRUE(id.ok());
-  const nlohmann::json before = {{"exists", true}, {"content_b64", "AAEC"}, {"mode", 420},
-                                 {"nested", {{"list", {1, 2, 3}}}}};
+  const nlohmann::json before = {
+      {"exists", true}, {"content_b64", "AAEC"}, {"mode", 420}, {"nested", {{"list", {1, 2, 3}}}}};
   ASSERT_TRUE(journal_->InsertIntendedStep(*id, 1, Spec("/one"), before).ok());
   ASSERT_TRUE(journal_->InsertIntendedStep(*id, 2, Spec("/two"), before).ok());
   ASSERT_TRUE(journal_->InsertIntendedStep(*id, 3, Spec("/three"), before).ok());
@@ -222,7 +222,8 @@ TEST_F(JournalQueriesTest, ParamsThatAreNotUtf8AreRefusedNotStored) {
 
 TEST_F(JournalQueriesTest, DamagedJsonInARowIsStateCorrupt) {
   const auto id = AddTxn("apply", {Spec("/a")}, TxnState::kCommitted);
-  ASSERT_TRUE(journal_->database().Exec("UPDATE steps SET before = '{not json' WHERE seq = 1").ok());
+  ASSERT_TRUE(
+      journal_->database().Exec("UPDATE steps SET before = '{not json' WHERE seq = 1").ok());
   auto steps = journal_->Steps(id);
   ASSERT_FALSE(steps.ok());
   EXPECT_EQ(steps.error().code(), ErrorCode::kStateCorrupt);

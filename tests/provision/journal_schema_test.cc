@@ -153,8 +153,8 @@ TEST(JournalSchemaTest, DamagedPageIsStateCorrupt) {
     // Move everything from the WAL into the main file, so the damage below hits live pages.
     ASSERT_TRUE(journal->database().Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());
   }
-  const auto size = std::filesystem::file_size(std::filesystem::path(
-      std::u8string(path.begin(), path.end())));
+  const auto size =
+      std::filesystem::file_size(std::filesystem::path(std::u8string(path.begin(), path.end())));
   ASSERT_GT(size, 4096u * 3);
   {
     // Overwrite pages 2.. (the tables' b-trees) but keep the header page intact, so that SQLite

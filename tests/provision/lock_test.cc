@@ -1,6 +1,8 @@
 // The one-provisioner lock, within one process and between processes (the journal driver as the
 // other provisioner): a second one waits up to its timeout, then fails clearly naming the holder's
 // pid; a provisioner that crashes releases the lock with its process.
+#include "provision/lock.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -10,7 +12,6 @@
 #include "journal_test_support.h"
 #include "provision/executor.h"
 #include "provision/fault.h"
-#include "provision/lock.h"
 #include "provision/steps/file_step.h"
 
 namespace stockade::provision {
@@ -37,9 +38,9 @@ TEST(LockTest, SecondHolderWaitsThenFailsNamingTheHolder) {
   const long long waited = MillisSince(start);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.error().code(), ErrorCode::kDatabaseBusy);
-  EXPECT_NE(second.error().context().find(
-                "another stockade-provision (pid " + std::to_string(journal_test::CurrentPid()) +
-                ") holds " + ProvisionLock::PathFor(state.path())),
+  EXPECT_NE(second.error().context().find("another stockade-provision (pid " +
+                                          std::to_string(journal_test::CurrentPid()) + ") holds " +
+                                          ProvisionLock::PathFor(state.path())),
             std::string::npos)
       << second.error().context();
   EXPECT_GE(waited, 290);
@@ -107,9 +108,9 @@ TEST(LockTest, WaitsForAnotherProcessThenProceeds) {
   // Too impatient: refused, naming the child.
   auto refused = ProvisionLock::Acquire(state.path(), std::chrono::milliseconds(100));
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.error().context().find("(pid " + child_pid.substr(0, child_pid.size() - 1) +
-                                           ")"),
-            std::string::npos)
+  EXPECT_NE(
+      refused.error().context().find("(pid " + child_pid.substr(0, child_pid.size() - 1) + ")"),
+      std::string::npos)
       << refused.error().context();
   // Patient enough: gets it once the child lets go.
   const auto start = Clock::now();
@@ -129,9 +130,9 @@ TEST(LockTest, CrashedProvisionerLeavesNoLockBehind) {
   StepSpec spec = MakeFileSpec(tree.Sub("x.txt"), "x\n");
   list.push_back({{"kind", spec.kind}, {"target", spec.target}, {"params", spec.params}});
   journal_test::WriteTextFile(specs, list.dump());
-  auto child = journal_test::RunChild(
-      {journal_test::DriverPath(), "run", state.path(), "apply", specs},
-      {{"STOCKADE_CRASH_AT", "2"}});
+  auto child =
+      journal_test::RunChild({journal_test::DriverPath(), "run", state.path(), "apply", specs},
+                             {{"STOCKADE_CRASH_AT", "2"}});
   EXPECT_EQ(child.exit_code, fault::kCrashExitCode) << child.output;
   EXPECT_NE(child.output.find("fault injection: crash at point 2"), std::string::npos)
       << child.output;

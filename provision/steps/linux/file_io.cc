@@ -1,11 +1,11 @@
+#include "provision/steps/file_io.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <string>
-
-#include "provision/steps/file_io.h"
 
 namespace stockade::provision::file_io {
 namespace {

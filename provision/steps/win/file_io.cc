@@ -1,11 +1,11 @@
 // Windows half of the file step's I/O. Windows keeps one permission bit a portable mode can
 // express -- the read-only attribute -- so SignificantModeBits() is 0200 (owner write) and mode
 // read-backs are 0444 or 0666. Reparse points (symlinks, junctions) are never followed.
+#include "provision/steps/file_io.h"
+
 #include <windows.h>
 
 #include <string>
-
-#include "provision/steps/file_io.h"
 
 namespace stockade::provision::file_io {
 namespace {

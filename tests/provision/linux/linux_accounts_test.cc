@@ -1,4 +1,5 @@
 // The group and user steps against the real account database (root required).
+#include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -17,7 +18,7 @@ namespace {
 using testing::AccountFilesBytes;
 using testing::IdentitySpecs;
 using testing::PrefixCleanup;
-using testing::Run;
+using testing::RunOut;
 using testing::RunStatus;
 using testing::SystemStateLock;
 
@@ -49,7 +50,7 @@ class LinuxAccountsTest : public ::testing::Test {
 
 // getent passwd NAME, split on ':' (read through NSS by another program, not by our code).
 std::vector<std::string> GetentFields(const std::string& db, const std::string& name) {
-  std::string line = Run({"/usr/bin/getent", db, name});
+  std::string line = RunOut({"/usr/bin/getent", db, name});
   std::vector<std::string> out;
   std::string field;
   for (char c : line) {
@@ -83,7 +84,7 @@ TEST_F(LinuxAccountsTest, ApplyThenUndoLeavesTheEightAccountFilesByteIdentical) 
     EXPECT_EQ(std::stol(pw[3]), gid);
     EXPECT_EQ(pw[5], "/nonexistent");
     EXPECT_EQ(pw[6], "/usr/sbin/nologin");
-    EXPECT_EQ(Run({"/usr/bin/id", "-G", prefix_ + who}), std::to_string(gid) + "\n");
+    EXPECT_EQ(RunOut({"/usr/bin/id", "-G", prefix_ + who}), std::to_string(gid) + "\n");
     auto sp = GetentFields("shadow", prefix_ + who);
     ASSERT_GE(sp.size(), 2u);
     EXPECT_EQ(sp[1].substr(0, 1), "!") << "password must be locked";

@@ -90,7 +90,7 @@ TempDir::~TempDir() {
       64, FTW_DEPTH | FTW_PHYS);
 }
 
-std::string Run(const std::vector<std::string>& argv) {
+std::string RunOut(const std::vector<std::string>& argv) {
   auto r = RunProgram(argv);
   if (!r.ok()) {
     ADD_FAILURE() << argv[0] << ": " << r.error().ToString();
@@ -130,7 +130,7 @@ std::vector<std::string>* g_lines = nullptr;
 }
 
 std::string AclAndModeSnapshot(const std::string& path) {
-  std::string out = Run({"/usr/bin/getfacl", "-R", "-p", "-n", path});
+  std::string out = RunOut({"/usr/bin/getfacl", "-R", "-p", "-n", path});
   std::vector<std::string> lines;
   g_lines = &lines;
   nftw(
@@ -147,7 +147,7 @@ std::string AclAndModeSnapshot(const std::string& path) {
   return out;
 }
 
-std::string NftRuleset() { return Run({"/usr/sbin/nft", "list", "ruleset"}); }
+std::string NftRuleset() { return RunOut({"/usr/sbin/nft", "list", "ruleset"}); }
 
 std::vector<StepSpec> IdentitySpecs(const std::string& prefix) {
   return {

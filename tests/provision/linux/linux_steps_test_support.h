@@ -64,7 +64,7 @@ class TempDir {
 };
 
 // Runs a program (absolute path) and returns its stdout; ADD_FAILURE and "" when it fails.
-std::string Run(const std::vector<std::string>& argv);
+std::string RunOut(const std::vector<std::string>& argv);
 // Exit status only.
 int RunStatus(const std::vector<std::string>& argv);
 

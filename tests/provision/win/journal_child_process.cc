@@ -20,8 +20,8 @@ std::wstring Widen(const std::string& s) {
 
 std::string Narrow(const std::wstring& s) {
   if (s.empty()) return std::string();
-  int n = WideCharToMultiByte(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0,
-                              nullptr, nullptr);
+  int n = WideCharToMultiByte(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0, nullptr,
+                              nullptr);
   std::string out(static_cast<size_t>(n), '\0');
   WideCharToMultiByte(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), out.data(), n, nullptr,
                       nullptr);
@@ -38,8 +38,10 @@ std::wstring Quote(const std::wstring& arg) {
       ++backslashes;
       continue;
     }
-    if (c == L'"') out.append(backslashes * 2 + 1, L'\\');
-    else out.append(backslashes, L'\\');
+    if (c == L'"')
+      out.append(backslashes * 2 + 1, L'\\');
+    else
+      out.append(backslashes, L'\\');
     backslashes = 0;
     out += c;
   }
@@ -105,8 +107,8 @@ ChildResult RunChild(const std::vector<std::string>& args,
   PROCESS_INFORMATION pi = {};
   if (!CreateProcessW(nullptr, command_line.data(), nullptr, nullptr, TRUE,
                       CREATE_UNICODE_ENVIRONMENT, env_block.data(), nullptr, &si, &pi)) {
-    result.output = "CreateProcessW failed for " + args[0] + ": error " +
-                    std::to_string(GetLastError());
+    result.output =
+        "CreateProcessW failed for " + args[0] + ": error " + std::to_string(GetLastError());
     CloseHandle(out);
     DeleteFileW(out_path);
     return result;
@@ -120,7 +122,8 @@ ChildResult RunChild(const std::vector<std::string>& args,
   SetFilePointer(out, 0, nullptr, FILE_BEGIN);
   char buffer[4096];
   DWORD n = 0;
-  while (ReadFile(out, buffer, sizeof(buffer), &n, nullptr) && n > 0) result.output.append(buffer, n);
+  while (ReadFile(out, buffer, sizeof(buffer), &n, nullptr) && n > 0)
+    result.output.append(buffer, n);
   CloseHandle(out);
   DeleteFileW(out_path);
   return result;

@@ -18,7 +18,7 @@ TEST_F(FilesystemTest, WriteInsideTheWritableRootWorks) {
   const ProbeResult r = Run(ProbeSpec({"write", file, "hello from the tree"}));
   EXPECT_EQ(r.status.code, 0) << r.out;
   EXPECT_EQ(ReadFileOrEmpty(file), "hello from the tree");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(file.c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, user_.uid) << "the file must be created by the sandbox identity";
 }
@@ -46,8 +46,8 @@ TEST_F(FilesystemTest, WriteOutsideTheRootsIsDeniedEvenWhereFilePermissionsAllow
 TEST_F(FilesystemTest, ProtectedGitIsReadOnlyInsideTheWritableRoot) {
   const std::string config = ws_ + "/.git/config";
   // Control: the sandbox user owns .git, so only the read-only mount can stop it.
-  const ProbeResult control = RunUnconfined({"write", ws_ + "/.git/control", "x"}, user_.uid,
-                                            user_.gid);
+  const ProbeResult control =
+      RunUnconfined({"write", ws_ + "/.git/control", "x"}, user_.uid, user_.gid);
   ASSERT_EQ(control.status.code, 0) << control.out;
   std::filesystem::remove(ws_ + "/.git/control");
 
@@ -74,8 +74,8 @@ TEST_F(FilesystemTest, ProtectedGitIsReadOnlyInsideTheWritableRoot) {
 }
 
 TEST_F(FilesystemTest, DenyReadFolderAndFileAreUnreadable) {
-  const ProbeResult control_dir = RunUnconfined({"read", secret_dir_ + "/key"}, user_.uid,
-                                                user_.gid);
+  const ProbeResult control_dir =
+      RunUnconfined({"read", secret_dir_ + "/key"}, user_.uid, user_.gid);
   ASSERT_NE(control_dir.out.find("TOPSECRET"), std::string::npos) << control_dir.out;
   const ProbeResult control_file = RunUnconfined({"read", secret_file_}, user_.uid, user_.gid);
   ASSERT_NE(control_file.out.find("FILESECRET"), std::string::npos) << control_file.out;

@@ -145,7 +145,7 @@ std::vector<pid_t> ProcessesOfUid(uid_t uid) {
     char* end = nullptr;
     const long pid = std::strtol(e->d_name, &end, 10);
     if (*end != '\0' || pid <= 0) continue;
-    struct stat st{};
+    struct stat st {};
     if (::stat(("/proc/" + std::string(e->d_name)).c_str(), &st) != 0 || st.st_uid != uid) continue;
     if (ProcessAlive(static_cast<pid_t>(pid))) pids.push_back(static_cast<pid_t>(pid));
   }
@@ -206,10 +206,9 @@ void RunnerTest::TearDown() {
   auto layout = linux_os::DetectCgroupLayout();
   if (layout.ok()) {
     const std::string name = "/" + options_.cgroup.parent_name;
-    for (const auto& [mount, own] :
-         {std::pair{layout->v2_mount, layout->v2_own},
-          std::pair{layout->pids_v1_mount, layout->pids_v1_own},
-          std::pair{layout->memory_v1_mount, layout->memory_v1_own}}) {
+    for (const auto& [mount, own] : {std::pair{layout->v2_mount, layout->v2_own},
+                                     std::pair{layout->pids_v1_mount, layout->pids_v1_own},
+                                     std::pair{layout->memory_v1_mount, layout->memory_v1_own}}) {
       if (mount.empty()) continue;
       const std::string dir = mount + (own == "/" ? "" : own) + name;
       if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) {

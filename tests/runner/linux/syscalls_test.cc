@@ -17,9 +17,9 @@ using SyscallTest = RunnerTest;
 TEST_F(SyscallTest, DangerousSystemCallsFail) {
   // op -> whether the same user can do it without the sandbox on this machine (the control).
   const std::map<std::string, bool> ops = {
-      {"ptrace", true},   {"unshare-user", true}, {"clone-user", true}, {"io_uring", true},
-      {"keyctl", true},   {"add_key", true},      {"bpf", false},       {"perf", false},
-      {"mount", false},
+      {"ptrace", true},   {"unshare-user", true}, {"clone-user", true},
+      {"io_uring", true}, {"keyctl", true},       {"add_key", true},
+      {"bpf", false},     {"perf", false},        {"mount", false},
   };
   std::filesystem::create_directory(ws_ + "/mnt");
   for (const auto& [op, works_unconfined] : ops) {
@@ -50,7 +50,8 @@ TEST_F(SyscallTest, CapabilitiesAreAllZeroAndNoNewPrivsIsSet) {
   ASSERT_EQ(r.status.code, 0) << r.out;
   for (const char* key : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
     EXPECT_NE(r.out.find(std::string(key) + ":\t0000000000000000"), std::string::npos)
-        << key << " in\n" << r.out;
+        << key << " in\n"
+        << r.out;
   }
   EXPECT_NE(r.out.find("NoNewPrivs:\t1"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Seccomp:\t2"), std::string::npos) << r.out;

@@ -175,8 +175,7 @@ TEST_F(TreeTest, SetupFailureNamesTheFailingSystemCall) {
   EXPECT_EQ(tree.error().code(), ErrorCode::kPermissionDenied);
   EXPECT_EQ(tree.error().os_error(), EACCES);
   EXPECT_NE(tree.error().context().find("chdir"), std::string::npos) << tree.error().ToString();
-  EXPECT_NE(tree.error().context().find(private_dir), std::string::npos)
-      << tree.error().ToString();
+  EXPECT_NE(tree.error().context().find(private_dir), std::string::npos) << tree.error().ToString();
 
   LaunchSpec missing = ProbeSpec({});
   missing.argv = {ws_ + "/no-such-program"};
@@ -184,8 +183,7 @@ TEST_F(TreeTest, SetupFailureNamesTheFailingSystemCall) {
   ::close(out);
   ASSERT_FALSE(tree2.ok());
   EXPECT_EQ(tree2.error().code(), ErrorCode::kNotFound);
-  EXPECT_NE(tree2.error().context().find("execve"), std::string::npos)
-      << tree2.error().ToString();
+  EXPECT_NE(tree2.error().context().find("execve"), std::string::npos) << tree2.error().ToString();
   EXPECT_TRUE(ProcessesOfUid(user_.uid).empty());
 
   LaunchSpec bad_root = ProbeSpec({"exit", "0"});

@@ -67,12 +67,18 @@ int ReadFile(const std::string& path) {
 
 int SocketOp(const std::string& kind) {
   int fd = -1;
-  if (kind == "inet") fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  else if (kind == "inet6") fd = ::socket(AF_INET6, SOCK_STREAM, 0);
-  else if (kind == "udp") fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  else if (kind == "udp6") fd = ::socket(AF_INET6, SOCK_DGRAM, 0);
-  else if (kind == "unix") fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  else return 2;
+  if (kind == "inet")
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  else if (kind == "inet6")
+    fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  else if (kind == "udp")
+    fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  else if (kind == "udp6")
+    fd = ::socket(AF_INET6, SOCK_DGRAM, 0);
+  else if (kind == "unix")
+    fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  else
+    return 2;
   if (fd < 0) return Failed("socket", errno);
   ::close(fd);
   return Ok("socket");
@@ -171,8 +177,8 @@ int Tiocsti() {
 int Status() {
   std::ifstream in("/proc/self/status");
   std::string line;
-  for (const char* key : {"CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:", "NoNewPrivs:",
-                          "Seccomp:"}) {
+  for (const char* key :
+       {"CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:", "NoNewPrivs:", "Seccomp:"}) {
     in.clear();
     in.seekg(0);
     while (std::getline(in, line)) {
@@ -279,7 +285,8 @@ int main(int argc, char** argv) {
   if (op == "bpf") return Bpf();
   if (op == "io_uring") return IoUring();
   if (op == "keyctl") {
-    return Check("keyctl", ::syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 1));
+    return Check("keyctl",
+                 ::syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 1));
   }
   if (op == "add_key") {
     return Check("add_key", ::syscall(SYS_add_key, "user", "stockade-probe", "x", 1,
