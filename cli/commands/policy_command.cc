@@ -34,9 +34,9 @@ std::string PortList(const std::vector<std::uint16_t>& ports) {
 std::string NetworkText(const NetworkPolicy& network) {
   std::string out = NetworkModeName(network.mode);
   if (network.mode == NetworkMode::kBlocked) {
-    out += network.loopback_ports.empty() ? " (no loopback ports)"
-                                          : " (loopback ports " + PortList(network.loopback_ports) +
-                                                ")";
+    out += network.loopback_ports.empty()
+               ? " (no loopback ports)"
+               : " (loopback ports " + PortList(network.loopback_ports) + ")";
   }
   return out;
 }
@@ -146,9 +146,8 @@ void RegisterPolicyCommands(CLI::App& parent, GlobalOptions& globals, int* exit_
       "(--policy, STOCKADE_POLICY, the default location, or the embedded default).");
   check->add_option("FILE", *check_file, "Policy file (TOML)");
   check->add_flag("--json", globals.json, "Print the result (or the error) as JSON on stdout");
-  check->callback([check_file, &globals, exit_code] {
-    *exit_code = RunCheck(*check_file, globals);
-  });
+  check->callback(
+      [check_file, &globals, exit_code] { *exit_code = RunCheck(*check_file, globals); });
 
   auto show_file = std::make_shared<std::string>();
   CLI::App* show = policy->add_subcommand(

@@ -72,8 +72,7 @@ void AppendUtf8(char32_t cp, std::string* out) {
 // ---------------------------------------------------------------------------------------------
 // Windows upper-case folding
 
-// Pairs where the odd (or even, per `upper_is_even`) member of each consecutive pair in
-// [first, last] is the lower-case letter of the code point just before it.
+// A run of upper/lower-case pairs: first is upper, first+1 its lower case, and so on to last.
 struct PairRange {
   char32_t first;
   char32_t last;

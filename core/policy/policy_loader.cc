@@ -1,5 +1,7 @@
 #include "core/policy/policy_loader.h"
 
+#include <toml++/toml.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -8,7 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <toml++/toml.h>
 
 #include "core/paths/locations.h"
 #include "core/policy/default_policy.h"
@@ -109,10 +110,9 @@ Expected<Policy> ParsePolicyOver(std::string_view text, std::string_view source_
   if (std::optional<Utf8Problem> bad = FindInvalidUtf8(text)) {
     char hex[8];
     std::snprintf(hex, sizeof hex, "0x%02X", bad->byte);
-    std::string message = bad->truncated
-                              ? std::string("UTF-8 sequence starting with byte ") + hex +
-                                    " is cut off by the end of the file"
-                              : std::string("byte ") + hex + " is not valid UTF-8";
+    std::string message = bad->truncated ? std::string("UTF-8 sequence starting with byte ") + hex +
+                                               " is cut off by the end of the file"
+                                         : std::string("byte ") + hex + " is not valid UTF-8";
     return PolicyError(ErrorCode::kPolicyParse, source_name, bad->at,
                        message + "; policy files must be UTF-8 encoded");
   }
@@ -181,7 +181,8 @@ Expected<Policy> LoadPolicyFile(const std::string& path) {
   std::ifstream in(native, std::ios::binary);
   if (!in.is_open()) {
     int err = errno;
-    ErrorCode code = (err == EACCES || err == EPERM) ? ErrorCode::kPermissionDenied : ErrorCode::kIo;
+    ErrorCode code =
+        (err == EACCES || err == EPERM) ? ErrorCode::kPermissionDenied : ErrorCode::kIo;
     return ErrnoError(code, path + ": cannot open the policy", err);
   }
   // One byte more than the limit tells a file that grew past it (or a device) from one at it.

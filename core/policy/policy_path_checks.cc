@@ -38,7 +38,8 @@ std::vector<Entry> Entries(std::string_view field, const std::vector<std::string
                            const std::vector<std::optional<TextPosition>>& positions) {
   std::vector<Entry> entries;
   for (std::size_t i = 0; i < patterns.size(); ++i) {
-    entries.push_back(Entry{field, i, &patterns[i], i < positions.size() ? positions[i] : std::nullopt});
+    entries.push_back(
+        Entry{field, i, &patterns[i], i < positions.size() ? positions[i] : std::nullopt});
   }
   return entries;
 }
@@ -70,8 +71,8 @@ std::string UnknownPlaceholderMessage(std::string_view pattern) {
   std::size_t close = pattern.find('}');
   std::string_view placeholder =
       close == std::string_view::npos ? pattern : pattern.substr(0, close + 1);
-  std::string message = Quote(pattern) + " starts with the unknown placeholder " +
-                        Quote(placeholder);
+  std::string message =
+      Quote(pattern) + " starts with the unknown placeholder " + Quote(placeholder);
   std::optional<std::string> suggestion = ClosestMatch(placeholder, {"{workspace}", "{temp}"});
   if (suggestion) message += "; did you mean " + Quote(*suggestion) + "?";
   message += " (known placeholders: " + std::string(kPlaceholderList) + ")";
@@ -84,14 +85,16 @@ Expected<ComparablePath> CheckAnchored(std::string_view source, const Entry& ent
                                        std::string_view relative_hint) {
   const std::string& pattern = *entry.pattern;
   if (pattern.empty()) {
-    return Fail(source, entry, "empty path; expected an absolute path or one starting with " +
-                                   std::string(kPlaceholderList));
+    return Fail(source, entry,
+                "empty path; expected an absolute path or one starting with " +
+                    std::string(kPlaceholderList));
   }
   if (ClimbsUp(pattern)) {
     return Fail(source, entry,
-                Quote(pattern) + " climbs with \"..\"; policy paths must not contain \"..\" "
-                                 "(it is resolved before links are, and can leave the folder "
-                                 "it seems to name)");
+                Quote(pattern) +
+                    " climbs with \"..\"; policy paths must not contain \"..\" "
+                    "(it is resolved before links are, and can leave the folder "
+                    "it seems to name)");
   }
   if (!paths::IsAnchoredPattern(pattern)) {
     if (pattern.front() == '{' && !pattern.starts_with("{{")) {
@@ -132,20 +135,21 @@ Status CheckWritableRoots(std::string_view source, const std::vector<Entry>& roo
       const ComparablePath& earlier = (*forms)[i];
       if (earlier.style != form->style) continue;
       if (paths::Equal(form->path, earlier.path, form->style)) {
-        return Fail(source, root, Quote(*root.pattern) + " is listed twice (first as " +
-                                      Describe(roots[i]) + ")");
+        return Fail(
+            source, root,
+            Quote(*root.pattern) + " is listed twice (first as " + Describe(roots[i]) + ")");
       }
       if (paths::IsWithin(form->path, earlier.path, form->style)) {
-        return Fail(source, root, Quote(*root.pattern) + " lies inside the writable root " +
-                                      Describe(roots[i]) +
-                                      "; overlapping roots make grants ambiguous, keep the outer "
-                                      "one only");
+        return Fail(source, root,
+                    Quote(*root.pattern) + " lies inside the writable root " + Describe(roots[i]) +
+                        "; overlapping roots make grants ambiguous, keep the outer "
+                        "one only");
       }
       if (paths::IsWithin(earlier.path, form->path, form->style)) {
-        return Fail(source, root, Quote(*root.pattern) + " contains the writable root " +
-                                      Describe(roots[i]) +
-                                      "; overlapping roots make grants ambiguous, keep the outer "
-                                      "one only");
+        return Fail(source, root,
+                    Quote(*root.pattern) + " contains the writable root " + Describe(roots[i]) +
+                        "; overlapping roots make grants ambiguous, keep the outer "
+                        "one only");
       }
     }
     forms->push_back(*std::move(form));
@@ -166,7 +170,8 @@ Status CheckProtected(std::string_view source, const std::vector<Entry>& protect
                   "empty path; expected a name relative to each writable root (\".git\") or an "
                   "absolute path inside one");
     }
-    if (paths::IsAnchoredPattern(pattern) || (pattern.front() == '{' && !pattern.starts_with("{{"))) {
+    if (paths::IsAnchoredPattern(pattern) ||
+        (pattern.front() == '{' && !pattern.starts_with("{{"))) {
       Expected<ComparablePath> form = CheckAnchored(source, entry, "");
       if (!form.ok()) return form.error();
       std::optional<std::size_t> inside;
@@ -186,15 +191,17 @@ Status CheckProtected(std::string_view source, const std::vector<Entry>& protect
           listed += (listed.empty() ? "" : ", ") + Quote(*root.pattern);
         }
         return Fail(source, entry,
-                    Quote(pattern) + " is outside every writable root; an absolute protected "
-                                     "path must lie inside one of: " +
+                    Quote(pattern) +
+                        " is outside every writable root; an absolute protected "
+                        "path must lie inside one of: " +
                         (listed.empty() ? std::string("(no writable roots)") : listed) +
                         " (a relative name such as \".git\" applies under every root)");
       }
       for (const auto& [seen, index] : anchored_seen) {
         if (seen.style == form->style && paths::Equal(seen.path, form->path, form->style)) {
-          return Fail(source, entry, Quote(pattern) + " is listed twice (first as " +
-                                         Describe(protected_paths[index]) + ")");
+          return Fail(source, entry,
+                      Quote(pattern) + " is listed twice (first as " +
+                          Describe(protected_paths[index]) + ")");
         }
       }
       anchored_seen.emplace_back(*std::move(form), entry.index);
@@ -203,19 +210,22 @@ Status CheckProtected(std::string_view source, const std::vector<Entry>& protect
     // A relative name, applied under every writable root.
     if (ClimbsUp(pattern)) {
       return Fail(source, entry,
-                  Quote(pattern) + " climbs with \"..\"; a protected name must stay inside the "
-                                   "writable root it applies to");
+                  Quote(pattern) +
+                      " climbs with \"..\"; a protected name must stay inside the "
+                      "writable root it applies to");
     }
     if (pattern.front() == '\\') {
       return Fail(source, entry,
-                  Quote(pattern) + " starts with \"\\\" but has no drive; write a name relative "
-                                   "to each root (\".git\") or a full path (\"C:\\\\work\\\\.git\")");
+                  Quote(pattern) +
+                      " starts with \"\\\" but has no drive; write a name relative "
+                      "to each root (\".git\") or a full path (\"C:\\\\work\\\\.git\")");
     }
     if (pattern.size() >= 2 && pattern[1] == ':' &&
         ((pattern[0] >= 'A' && pattern[0] <= 'Z') || (pattern[0] >= 'a' && pattern[0] <= 'z'))) {
       return Fail(source, entry,
-                  Quote(pattern) + " is drive-relative; write a name relative to each root "
-                                   "(\".git\") or a full path (\"C:\\\\work\\\\.git\")");
+                  Quote(pattern) +
+                      " is drive-relative; write a name relative to each root "
+                      "(\".git\") or a full path (\"C:\\\\work\\\\.git\")");
     }
     std::string key;
     for (std::string_view part : Components(pattern)) {
@@ -224,13 +234,15 @@ Status CheckProtected(std::string_view source, const std::vector<Entry>& protect
     }
     if (key.empty()) {
       return Fail(source, entry,
-                  Quote(pattern) + " names the writable root itself; protect a name inside it "
-                                   "(\".git\") or remove the root");
+                  Quote(pattern) +
+                      " names the writable root itself; protect a name inside it "
+                      "(\".git\") or remove the root");
     }
     for (const auto& [seen, index] : relative_seen) {
       if (seen == key) {
-        return Fail(source, entry, Quote(pattern) + " is listed twice (first as " +
-                                       Describe(protected_paths[index]) + ")");
+        return Fail(source, entry,
+                    Quote(pattern) + " is listed twice (first as " +
+                        Describe(protected_paths[index]) + ")");
       }
     }
     relative_seen.emplace_back(std::move(key), entry.index);
@@ -241,15 +253,16 @@ Status CheckProtected(std::string_view source, const std::vector<Entry>& protect
 Status CheckDenyRead(std::string_view source, const std::vector<Entry>& deny_read) {
   std::vector<std::pair<ComparablePath, std::size_t>> seen;
   for (const Entry& entry : deny_read) {
-    Expected<ComparablePath> form = CheckAnchored(
-        source, entry,
-        "deny_read paths must be absolute or start with " + std::string(kPlaceholderList) +
-            " (e.g. \"~/.ssh\")");
+    Expected<ComparablePath> form =
+        CheckAnchored(source, entry,
+                      "deny_read paths must be absolute or start with " +
+                          std::string(kPlaceholderList) + " (e.g. \"~/.ssh\")");
     if (!form.ok()) return form.error();
     for (const auto& [earlier, index] : seen) {
       if (earlier.style == form->style && paths::Equal(earlier.path, form->path, form->style)) {
-        return Fail(source, entry, Quote(*entry.pattern) + " is listed twice (first as " +
-                                       Describe(deny_read[index]) + ")");
+        return Fail(source, entry,
+                    Quote(*entry.pattern) + " is listed twice (first as " +
+                        Describe(deny_read[index]) + ")");
       }
     }
     seen.emplace_back(*std::move(form), entry.index);

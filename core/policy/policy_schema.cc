@@ -40,9 +40,8 @@ std::string Describe(const toml::node& node) {
     case toml::node_type::string: {
       std::string_view text = node.as_string()->get();
       constexpr std::size_t kMaxShown = 40;
-      std::string shown = text.size() > kMaxShown
-                               ? Quote(text.substr(0, kMaxShown)) + "..."
-                               : Quote(text);
+      std::string shown =
+          text.size() > kMaxShown ? Quote(text.substr(0, kMaxShown)) + "..." : Quote(text);
       return "a string (" + shown + ")";
     }
     case toml::node_type::integer:
@@ -163,14 +162,15 @@ class SchemaReader {
   Status ReadVersion(const toml::table& document) {
     const toml::node* node = document.get("version");
     if (node == nullptr) {
-      std::string message = "missing required key \"version\"; expected version = " +
-                            std::to_string(kPolicyVersion) + " at the top of the file";
+      std::string message =
+          "missing required key \"version\"; expected version = " + std::to_string(kPolicyVersion) +
+          " at the top of the file";
       // A misspelt version key is the likely cause: point at it.
       for (auto&& [key, value] : document) {
         if (ClosestMatch(key.str(), {"version"}).has_value()) {
-          return PolicyError(ErrorCode::kPolicyVersion, source_, PositionOf(key.source()),
-                             message + " (found " + Quote(key.str()) +
-                                 "; did you mean \"version\"?)");
+          return PolicyError(
+              ErrorCode::kPolicyVersion, source_, PositionOf(key.source()),
+              message + " (found " + Quote(key.str()) + "; did you mean \"version\"?)");
         }
       }
       return PolicyError(ErrorCode::kPolicyVersion, source_, TextPosition{}, message);
@@ -186,13 +186,15 @@ class SchemaReader {
       return Fail(*node,
                   "version: " + std::to_string(version) +
                       " is negative; policy versions are positive integers, this Stockade "
-                      "reads version " + std::to_string(kPolicyVersion),
+                      "reads version " +
+                      std::to_string(kPolicyVersion),
                   ErrorCode::kPolicyVersion);
     }
     if (version == 0) {
       return Fail(*node,
                   "version: 0 is not a policy version; versions start at 1, this Stockade "
-                  "reads version " + std::to_string(kPolicyVersion),
+                  "reads version " +
+                      std::to_string(kPolicyVersion),
                   ErrorCode::kPolicyVersion);
     }
     if (version > kPolicyVersion) {
@@ -215,9 +217,8 @@ class SchemaReader {
       if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;
       TextPosition at = PositionOf(key.source());
       if (first_unknown == nullptr ||
-          std::pair(at.line, at.column) <
-              std::pair(PositionOf(first_unknown->source()).line,
-                        PositionOf(first_unknown->source()).column)) {
+          std::pair(at.line, at.column) < std::pair(PositionOf(first_unknown->source()).line,
+                                                    PositionOf(first_unknown->source()).column)) {
         first_unknown = &key;
         first_value = &value;
       }
@@ -232,8 +233,9 @@ class SchemaReader {
       message += suggestion ? "; did you mean [" + *suggestion + "]?"
                             : "; valid tables are: identities, network, filesystem, limits, audit";
     } else {
-      message = "unknown key " + Quote(name) +
-                (table_name.empty() ? " at the top level" : " in [" + std::string(table_name) + "]");
+      message =
+          "unknown key " + Quote(name) +
+          (table_name.empty() ? " at the top level" : " in [" + std::string(table_name) + "]");
       message += suggestion ? "; did you mean " + Quote(*suggestion) + "?"
                             : "; valid keys are: " + JoinKeys(known);
     }
@@ -273,21 +275,22 @@ class SchemaReader {
     // A name both OSes accept as a user and group name, and that no shell or tool misreads:
     // the portable subset of useradd's NAME_REGEX, which Windows accepts too.
     if (prefix.empty()) {
-      return Fail(node, "identities.prefix: must not be empty; the identities are named "
-                        "\"<prefix>-offline\" and \"<prefix>-online\"");
+      return Fail(node,
+                  "identities.prefix: must not be empty; the identities are named "
+                  "\"<prefix>-offline\" and \"<prefix>-online\"");
     }
     if (prefix[0] < 'a' || prefix[0] > 'z') {
-      return Fail(node, "identities.prefix: " + Quote(prefix) +
-                            " must start with a lowercase letter a-z");
+      return Fail(
+          node, "identities.prefix: " + Quote(prefix) + " must start with a lowercase letter a-z");
     }
     for (std::size_t i = 1; i < prefix.size(); ++i) {
       char c = prefix[i];
       bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
       if (!ok) {
         auto byte = static_cast<unsigned char>(c);
-        std::string shown = byte >= 0x80 ? "a non-ASCII character"
-                                         : (byte < 0x20 ? "a control character"
-                                                        : "'" + std::string(1, c) + "'");
+        std::string shown =
+            byte >= 0x80 ? "a non-ASCII character"
+                         : (byte < 0x20 ? "a control character" : "'" + std::string(1, c) + "'");
         return Fail(node, "identities.prefix: " + Quote(prefix) + " contains " + shown +
                               " at position " + std::to_string(i + 1) +
                               "; only a-z, 0-9, '_' and '-' are allowed");
@@ -303,8 +306,7 @@ class SchemaReader {
     return OkStatus();
   }
 
-  Status ReadNetworkBlock(const toml::table& network, std::string_view which,
-                          NetworkPolicy* out) {
+  Status ReadNetworkBlock(const toml::table& network, std::string_view which, NetworkPolicy* out) {
     const toml::node* node = network.get(which);
     if (node == nullptr) return OkStatus();
     std::string name = "network." + std::string(which);
@@ -341,8 +343,10 @@ class SchemaReader {
                                 " every port is reachable. Remove it or set mode = \"blocked\"");
       }
       if (!ports->is_array()) {
-        return Fail(*ports, name + ".loopback_ports: expected an array of port numbers (e.g. "
-                                   "loopback_ports = [3128]), got " + Describe(*ports));
+        return Fail(*ports, name +
+                                ".loopback_ports: expected an array of port numbers (e.g. "
+                                "loopback_ports = [3128]), got " +
+                                Describe(*ports));
       }
       std::vector<std::uint16_t> values;
       std::map<std::int64_t, TextPosition> seen;
@@ -360,8 +364,9 @@ class SchemaReader {
                                    " is negative; TCP ports are 1 to 65535");
         }
         if (port == 0) {
-          return Fail(element, element_name +
-                                   ": port 0 is not a port one can connect to; expected 1 to 65535");
+          return Fail(
+              element,
+              element_name + ": port 0 is not a port one can connect to; expected 1 to 65535");
         }
         if (port > 65535) {
           return Fail(element, element_name + ": " + std::to_string(port) +
@@ -383,8 +388,8 @@ class SchemaReader {
     return OkStatus();
   }
 
-  Status ReadStringList(const toml::table& table, std::string_view table_name,
-                        std::string_view key, std::vector<std::string>* out,
+  Status ReadStringList(const toml::table& table, std::string_view table_name, std::string_view key,
+                        std::vector<std::string>* out,
                         std::vector<std::optional<TextPosition>>* positions) {
     const toml::node* node = table.get(key);
     if (node == nullptr) return OkStatus();
@@ -403,8 +408,8 @@ class SchemaReader {
     for (std::size_t i = 0; i < array.size(); ++i) {
       const toml::node& element = array[i];
       if (!element.is_string()) {
-        return Fail(element, name + "[" + std::to_string(i) + "]: expected a string (a path), got " +
-                                 Describe(element));
+        return Fail(element, name + "[" + std::to_string(i) +
+                                 "]: expected a string (a path), got " + Describe(element));
       }
       values.push_back(element.as_string()->get());
       where.push_back(PositionOf(element.source()));

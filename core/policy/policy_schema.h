@@ -5,9 +5,10 @@
 #ifndef STOCKADE_CORE_POLICY_POLICY_SCHEMA_H_
 #define STOCKADE_CORE_POLICY_POLICY_SCHEMA_H_
 
+#include <toml++/toml.h>
+
 #include <optional>
 #include <string_view>
-#include <toml++/toml.h>
 #include <vector>
 
 #include "core/error.h"

@@ -60,6 +60,10 @@ void UniqueFd::Reset() {
 
 bool HaveXattrAtSyscalls() { return ProbeXattrAt(); }
 
+void ForceXattrFallbackForTesting(bool force) {
+  g_have_xattrat.store(force ? 0 : -1, std::memory_order_relaxed);
+}
+
 Expected<std::vector<std::string>> SplitAbsolute(const std::string& path) {
   if (path.empty() || path[0] != '/') {
     return Error(ErrorCode::kPathInvalid, "'" + path + "' is not an absolute path");

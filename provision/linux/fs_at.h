@@ -65,8 +65,11 @@ ssize_t GetXattrAt(int dirfd, const char* name, const char* attr, void* value, s
 int SetXattrAt(int dirfd, const char* name, const char* attr, const void* value, size_t size);
 int RemoveXattrAt(int dirfd, const char* name, const char* attr);
 
-// True when the kernel provides the *xattrat system calls (checked once).
+// True when the kernel provides the *xattrat system calls (checked once) and they are in use.
 bool HaveXattrAtSyscalls();
+
+// Tests: true forces the /proc/self/fd fallback even where *xattrat exist (false: detect again).
+void ForceXattrFallbackForTesting(bool force);
 
 }  // namespace stockade::provision::linux_os
 

@@ -60,6 +60,12 @@ Expected<bool> GroupStep::IsApplied() {
   return Verify().ok();
 }
 
+Expected<bool> GroupStep::TargetPresent() {
+  auto found = LookupGroup(name_);
+  if (!found.ok()) return found.error();
+  return found->has_value();
+}
+
 Status GroupStep::Apply() {
   auto group = LookupGroup(name_);
   if (!group.ok()) return group.error();

@@ -21,6 +21,8 @@ class GroupStep : public Step {
   // Records whether the group exists and the exact bytes of the eight account files.
   Expected<nlohmann::json> CaptureBefore() override;
   Expected<bool> IsApplied() override;
+  // A group of that name exists in any shape (so a foreign one is refused, never adopted).
+  Expected<bool> TargetPresent() override;
   // groupadd --system NAME. A group of that name that already exists is accepted only when it
   // verifies (a system gid, no members); otherwise kAlreadyExists: never adopt a foreign group.
   Status Apply() override;

@@ -78,6 +78,12 @@ Expected<bool> UserStep::IsApplied() {
   return Verify().ok();
 }
 
+Expected<bool> UserStep::TargetPresent() {
+  auto found = LookupUser(name_);
+  if (!found.ok()) return found.error();
+  return found->has_value();
+}
+
 Status UserStep::Apply() {
   auto user = LookupUser(name_);
   if (!user.ok()) return user.error();

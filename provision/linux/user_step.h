@@ -25,6 +25,8 @@ class UserStep : public Step {
   // Records whether the user exists and the exact bytes of the eight account files.
   Expected<nlohmann::json> CaptureBefore() override;
   Expected<bool> IsApplied() override;
+  // A user of that name exists in any shape (so a foreign one is refused, never adopted).
+  Expected<bool> TargetPresent() override;
   // useradd --system -M -l -d HOME -s SHELL -g GROUP NAME (-l: no lastlog/faillog records, which
   // would otherwise be residue in /var/log). kNotFound when the group does not exist. An
   // existing user is accepted only when it verifies; otherwise kAlreadyExists.

@@ -1,9 +1,10 @@
 // The embedded default policy: it loads through the same parser, says what ARCHITECTURE.md says,
 // and sets every key itself (so nothing else silently decides what the default is).
-#include "core/policy/default_policy.h"
-
 #include <gtest/gtest.h>
 
+#include <string>
+
+#include "core/policy/default_policy.h"
 #include "core/policy/policy_json.h"
 #include "core/policy/policy_loader.h"
 
@@ -26,8 +27,7 @@ TEST(DefaultPolicy, IsTheArchitectureExample) {
   EXPECT_EQ(p.online.mode, NetworkMode::kAllowed);
   EXPECT_TRUE(p.online.loopback_ports.empty());
   EXPECT_EQ(p.filesystem.writable_roots, (std::vector<std::string>{"{workspace}", "{temp}"}));
-  EXPECT_EQ(p.filesystem.protected_paths,
-            (std::vector<std::string>{".git", ".codex", ".agents"}));
+  EXPECT_EQ(p.filesystem.protected_paths, (std::vector<std::string>{".git", ".codex", ".agents"}));
   EXPECT_EQ(p.filesystem.deny_read,
             (std::vector<std::string>{"~/.ssh", "~/.aws", "~/.gnupg", "~/.kube", "~/.docker"}));
   EXPECT_EQ(p.limits.max_processes, 1024u);
@@ -60,9 +60,15 @@ TEST(DefaultPolicy, VersionOneAloneIsTheDefault) {
   EXPECT_EQ(*minimal, expected);
 }
 
-TEST(DefaultPolicy, ParsedOnceAndShared) {
-  EXPECT_EQ(&DefaultPolicy(), &DefaultPolicy());
+TEST(DefaultPolicy, DocumentedExampleFileIsTheDefault) {
+  // docs/examples/policy.toml says it is the embedded default written out: keep it true.
+  std::string path = std::string(STOCKADE_TEST_DATA_DIR) + "/../../docs/examples/policy.toml";
+  Expected<Policy> example = LoadPolicyFile(path);
+  ASSERT_TRUE(example.ok()) << example.error().ToString();
+  EXPECT_EQ(PolicyToJson(*example), PolicyToJson(DefaultPolicy()));
 }
+
+TEST(DefaultPolicy, ParsedOnceAndShared) { EXPECT_EQ(&DefaultPolicy(), &DefaultPolicy()); }
 
 TEST(DefaultPolicy, TextStartsWithItsVersion) {
   std::string_view text = DefaultPolicyToml();

@@ -67,10 +67,14 @@ TEST(PolicyJson, AnyValueChangesTheHash) {
 
 TEST(PolicyJson, NonAsciiIsWrittenAsUtf8) {
   Expected<Policy> policy = ParsePolicy(
-      "version = 1\n[filesystem]\nwritable_roots = ['/srv/donn\xC3\xA9" "es']\n", "p.toml");
+      "version = 1\n[filesystem]\nwritable_roots = ['/srv/donn\xC3\xA9"
+      "es']\n",
+      "p.toml");
   ASSERT_TRUE(policy.ok()) << policy.error().ToString();
   std::string canonical = CanonicalPolicyJson(*policy);
-  EXPECT_NE(canonical.find("\"writable_roots\":[\"/srv/donn\xC3\xA9" "es\"]"), std::string::npos)
+  EXPECT_NE(canonical.find("\"writable_roots\":[\"/srv/donn\xC3\xA9"
+                           "es\"]"),
+            std::string::npos)
       << canonical;
 }
 

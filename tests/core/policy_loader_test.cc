@@ -42,8 +42,7 @@ class TempDir {
   TempDir() {
     std::random_device random;
     path_ = std::filesystem::temp_directory_path() /
-            ("stockade-policy-test-" + std::to_string(random()) + "-" +
-             std::to_string(counter_++));
+            ("stockade-policy-test-" + std::to_string(random()) + "-" + std::to_string(counter_++));
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
@@ -113,7 +112,8 @@ const InvalidCase kInvalidCases[] = {
      "an integer (5)"},
     {"array_element_type", kInvalid,
      "4:34: filesystem.writable_roots[1]: expected a string (a path), got an integer (7)"},
-    {"integer_for_table", kInvalid, "2:11: network: expected a table ([network]), got an integer (5)"},
+    {"integer_for_table", kInvalid,
+     "2:11: network: expected a table ([network]), got an integer (5)"},
     {"boolean_type", kInvalid,
      "4:13: audit.fail_open: expected a boolean (true or false), got a string (\"yes\")"},
     {"unknown_key_suggested", kInvalid,
@@ -239,8 +239,7 @@ INSTANTIATE_TEST_SUITE_P(Files, InvalidPolicyFile, ::testing::ValuesIn(kInvalidC
 // added without a case, or two problems worded alike, fails here.
 TEST(InvalidPolicyFiles, EachFileHasADistinctMessage) {
   std::set<std::string> stems;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(FromUtf8(PolicyData("invalid")))) {
+  for (const auto& entry : std::filesystem::directory_iterator(FromUtf8(PolicyData("invalid")))) {
     stems.insert(ToUtf8(entry.path().stem()));
   }
   std::set<std::string> cased;
@@ -468,8 +467,9 @@ TEST(ParsePolicy, TooManyPathEntries) {
 TEST(ParsePolicy, UnknownKeyReportsTheFirstInTheText) {
   // toml++ keeps keys sorted; the error must still name the first one an editor would reach.
   Error error = ParseError("version = 1\n[limits]\nzzz = 1\naaa = 2\n");
-  EXPECT_EQ(error.context(),
-            "p.toml:3:1: unknown key \"zzz\" in [limits]; valid keys are: max_processes, memory_mb");
+  EXPECT_EQ(
+      error.context(),
+      "p.toml:3:1: unknown key \"zzz\" in [limits]; valid keys are: max_processes, memory_mb");
 }
 
 TEST(ParsePolicy, FutureVersionWinsOverUnknownKeys) {
@@ -555,15 +555,17 @@ TEST(LoadPolicyFile, MinimalPolicyIsTheDefault) {
 TEST(LoadPolicyFile, ByteOrderMarkCrlfAndNonAsciiText) {
   Expected<Policy> policy = LoadPolicyFile(PolicyData("valid/bom_crlf_utf8.toml"));
   ASSERT_TRUE(policy.ok()) << policy.error().ToString();
-  EXPECT_EQ(policy->filesystem.writable_roots,
-            (std::vector<std::string>{"{workspace}", "/srv/donn\xC3\xA9" "es"}));
+  EXPECT_EQ(policy->filesystem.writable_roots, (std::vector<std::string>{"{workspace}",
+                                                                         "/srv/donn\xC3\xA9"
+                                                                         "es"}));
 }
 
 TEST(ParsePolicy, PositionsCountCodePointsAfterNonAsciiText) {
   // "é" is two bytes but one column, as toml++ counts.
   Error error = ParseError("version = 1\n[limits] # \xC3\xA9\nmax_processes = 'x'\n");
-  EXPECT_EQ(error.context(), "p.toml:3:17: limits.max_processes: expected an integer, got a "
-                             "string (\"x\")");
+  EXPECT_EQ(error.context(),
+            "p.toml:3:17: limits.max_processes: expected an integer, got a "
+            "string (\"x\")");
   Error utf8 = ParseError("version = 1 # \xC3\xA9\xC3\xA9 \xFF\n");
   EXPECT_EQ(utf8.context(),
             "p.toml:1:18: byte 0xFF is not valid UTF-8; policy files must be UTF-8 encoded");
