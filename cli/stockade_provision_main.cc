@@ -14,15 +14,7 @@ int ProvisionMain(const stockade::cli::Args& args) {
   app.require_subcommand(1);
 
   int exit_code = kExitOk;
-  RegisterNotImplemented(app, "stockade-provision",
-                         {{"apply", "Provision the machine from the policy"},
-                          {"status", "Compare the journal with the live system (drift)"},
-                          {"repair", "Re-apply what drifted"},
-                          {"grant", "Grant a workspace to the sandbox identities"},
-                          {"revoke", "Revoke a workspace grant"},
-                          {"rollback", "Undo the last transaction, or all"},
-                          {"uninstall", "Roll back everything and scan for residue"}},
-                         &exit_code);
+  RegisterProvisionCommands(app, globals, &exit_code);
   int parsed = ParseArgs(app, args);
   return parsed >= 0 ? parsed : exit_code;
 }

@@ -24,6 +24,10 @@ struct GlobalOptions {
 // `stockade policy check FILE` and `stockade policy show [--json]`.
 void RegisterPolicyCommands(CLI::App& parent, GlobalOptions& globals, int* exit_code);
 
+// `stockade-provision apply|status|repair|grant|revoke|rollback|uninstall`
+// (cli/commands/provision_commands.cc).
+void RegisterProvisionCommands(CLI::App& parent, GlobalOptions& globals, int* exit_code);
+
 // Subcommands that exist in the interface but are not built yet: each says so plainly and
 // exits with kExitNotImplemented. `names` are {name, description} pairs.
 void RegisterNotImplemented(CLI::App& parent, std::string_view program,

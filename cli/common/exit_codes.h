@@ -17,6 +17,7 @@ inline constexpr int kExitState = 5;            // state store corrupt, too new,
 inline constexpr int kExitNotImplemented = 6;   // the command exists but is not built yet
 inline constexpr int kExitVerification = 7;     // a change read back wrong / integrity failed
 inline constexpr int kExitUnavailable = 8;      // the service is not running or not reachable
+inline constexpr int kExitDrift = 9;            // stockade-provision status: the system drifted
 inline constexpr int kExitRunTimeout = 124;     // stockade run: the tree was killed at timeout
 inline constexpr int kExitRunSandbox = 125;     // stockade run: the sandbox could not be set up
 inline constexpr int kExitRunNotExecutable = 126;

@@ -232,9 +232,18 @@ bool HasNamedEntries(const Acl& acl) {
 }
 
 // Sets each principal's entry: `exact` replaces its permissions by `want` (protected subtrees
-// lose w), otherwise `want` is added to what it has. Sorts and recalculates the mask.
+// lose w), otherwise `want` is added to what it has. The mask only gains the bits `want` needs
+// (a minimal ACL's mask starts from the owning group's bits): recalculating it as the union of
+// all group-class entries, as setfacl does, would also hand other named entries permissions
+// that the mask had been hiding from them.
 void AddPrincipals(Acl* acl, const std::vector<AclPrincipal>& principals, std::uint16_t want,
                    bool exact) {
+  std::optional<std::uint16_t> mask;
+  std::uint16_t group_obj = 0;
+  for (const AclEntry& e : *acl) {
+    if (e.tag == AclTag::kMask) mask = e.perm;
+    if (e.tag == AclTag::kGroupObj) group_obj = e.perm;
+  }
   for (const AclPrincipal& p : principals) {
     auto it = std::find_if(acl->begin(), acl->end(), [&](const AclEntry& e) {
       return e.tag == TagOf(p) && e.id == p.id;
@@ -245,8 +254,28 @@ void AddPrincipals(Acl* acl, const std::vector<AclPrincipal>& principals, std::u
       it->perm = exact ? want : static_cast<std::uint16_t>(it->perm | want);
     }
   }
+  std::uint16_t new_mask = static_cast<std::uint16_t>(mask.value_or(group_obj) | want);
+  if (mask) {
+    for (AclEntry& e : *acl) {
+      if (e.tag == AclTag::kMask) e.perm = new_mask;
+    }
+  } else {
+    acl->push_back({AclTag::kMask, new_mask, kAclUndefinedId});
+  }
   SortAcl(acl);
-  RecalculateMask(acl);
+}
+
+// Execute for "X": a directory, or a file whose owner, owning group or others may execute it
+// (read from the base entries, not the mask, so that a grant's own mask never turns X into x
+// on the next run).
+bool WantsExecute(const Acl& access) {
+  for (const AclEntry& e : access) {
+    if ((e.tag == AclTag::kUserObj || e.tag == AclTag::kGroupObj || e.tag == AclTag::kOther) &&
+        (e.perm & kAclExecute)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // The ACL without the principals' entries; minimal (mask dropped) when no named entry is left.
@@ -353,10 +382,6 @@ Status GrantAclTree(int root_fd, const GrantRules& rules, TreeStats* stats) {
       }
       st = &fst;
     }
-    const std::uint16_t x = (n.is_dir || (st->st_mode & 0111) != 0) ? kAclExecute : 0;
-    const std::uint16_t want =
-        n.is_protected ? static_cast<std::uint16_t>(kAclRead | x)
-                       : static_cast<std::uint16_t>(kAclRead | kAclWrite | x);
     int ra = io.Read(n, kAccessAclXattr, &access);
     if (ra < 0) {
       if (errno == ENOENT) {
@@ -366,6 +391,10 @@ Status GrantAclTree(int root_fd, const GrantRules& rules, TreeStats* stats) {
       return XattrError("read the access ACL", n.relpath, errno);
     }
     if (ra == 0) access = MinimalAclFromMode(st->st_mode);
+    const std::uint16_t x = (n.is_dir || WantsExecute(access)) ? kAclExecute : 0;
+    const std::uint16_t want =
+        n.is_protected ? static_cast<std::uint16_t>(kAclRead | x)
+                       : static_cast<std::uint16_t>(kAclRead | kAclWrite | x);
     updated = access;
     AddPrincipals(&updated, rules.principals, want, n.is_protected);
     if (ra == 0 || updated != access) {

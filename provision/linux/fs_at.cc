@@ -98,6 +98,13 @@ Expected<UniqueFd> OpenDirNoFollow(const std::string& path, std::vector<UniqueFd
     UniqueFd next(openat(fd.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!next.valid()) {
       int e = errno;
+      // With O_DIRECTORY the kernel reports a symlink as ENOTDIR: look at what it is.
+      struct stat st;
+      if ((e == ENOTDIR || e == ELOOP) && fstatat(fd.get(), part.c_str(), &st,
+                                                   AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISLNK(st.st_mode)) {
+        e = ELOOP;
+      }
       if (e == ELOOP) {
         return ErrnoError(ErrorCode::kPathInvalid,
                           so_far + " is a symbolic link (refused: links are never followed)", e);

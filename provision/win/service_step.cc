@@ -49,7 +49,7 @@ Expected<UniqueScHandle> OpenManager(DWORD access) {
 }
 
 // The service, or an invalid handle when it does not exist.
-Expected<UniqueScHandle> OpenService(SC_HANDLE manager, const std::string& name, DWORD access) {
+Expected<UniqueScHandle> OpenServiceIfPresent(SC_HANDLE manager, const std::string& name, DWORD access) {
   UniqueScHandle service(OpenServiceW(manager, Wide(name).c_str(), access));
   if (!service) {
     const DWORD err = GetLastError();
@@ -195,7 +195,7 @@ Expected<nlohmann::json> ServiceStep::CaptureBefore() {
 Expected<bool> ServiceStep::TargetPresent() {
   auto manager = OpenManager(SC_MANAGER_CONNECT);
   if (!manager.ok()) return manager.error();
-  auto service = OpenService(manager->get(), name_, SERVICE_QUERY_CONFIG);
+  auto service = OpenServiceIfPresent(manager->get(), name_, SERVICE_QUERY_CONFIG);
   if (!service.ok()) return service.error();
   return service->valid();
 }
@@ -211,7 +211,7 @@ Status ServiceStep::Apply() {
     const DWORD err = GetLastError();
     if (err != ERROR_SERVICE_EXISTS) return Win32Error("CreateServiceW(" + name_ + ")", err);
     // Re-run after a crash, or a service that is already exactly ours: accept only that.
-    auto opened = OpenService(manager->get(), name_, SERVICE_ALL_ACCESS);
+    auto opened = OpenServiceIfPresent(manager->get(), name_, SERVICE_ALL_ACCESS);
     if (!opened.ok()) return opened.error();
     if (!opened->valid()) return Win32Error("OpenServiceW(" + name_ + ")", ERROR_SERVICE_DOES_NOT_EXIST);
     auto config = QueryConfig(opened->get(), name_);
@@ -255,7 +255,7 @@ Status ServiceStep::Apply() {
 Expected<std::string> ServiceStep::Check() {
   auto manager = OpenManager(SC_MANAGER_CONNECT);
   if (!manager.ok()) return manager.error();
-  auto service = OpenService(manager->get(), name_, SERVICE_QUERY_CONFIG | SERVICE_QUERY_STATUS);
+  auto service = OpenServiceIfPresent(manager->get(), name_, SERVICE_QUERY_CONFIG | SERVICE_QUERY_STATUS);
   if (!service.ok()) return service.error();
   if (!service->valid()) return std::string("service " + name_ + " does not exist");
   auto config = QueryConfig(service->get(), name_);
@@ -323,7 +323,7 @@ Status ServiceStep::Undo(const nlohmann::json& before) {
   if (*existed) return OkStatus();  // accepted as it was: left as it is
   auto manager = OpenManager(SC_MANAGER_CONNECT);
   if (!manager.ok()) return manager.error();
-  auto service = OpenService(manager->get(), name_,
+  auto service = OpenServiceIfPresent(manager->get(), name_,
                              SERVICE_QUERY_CONFIG | SERVICE_QUERY_STATUS | SERVICE_STOP | DELETE);
   if (!service.ok()) return service.error();
   if (!service->valid()) return OkStatus();

@@ -63,7 +63,7 @@ class ProcessTree {
   static Expected<ProcessTree> Launch(const LaunchSpec& spec, const LaunchOptions& options);
 
   ProcessTree(ProcessTree&&) noexcept = default;
-  ProcessTree& operator=(ProcessTree&&) noexcept = default;
+  ProcessTree& operator=(ProcessTree&&) = delete;  // would drop a live tree on the floor
   ProcessTree(const ProcessTree&) = delete;
   ProcessTree& operator=(const ProcessTree&) = delete;
   // A tree never outlives its handle: kills, reaps and cleans up when Wait() was not called.

@@ -167,7 +167,10 @@ TEST_F(LinuxAclGrantTest, GrantThenRevokeRestoresGetfaclAndModesExactly) {
   // Only the nodes whose ACL was not minimal are journaled, with libacl's text.
   std::map<std::string, nlohmann::json> prior;
   for (const auto& p : journaled["prior"]) prior[p["path"].get<std::string>()] = p;
-  EXPECT_EQ(prior.size(), 3u) << journaled["prior"].dump();
+  EXPECT_EQ(prior.size(), 4u) << journaled["prior"].dump();
+  // shared/in.txt inherited shared's default ACL when it was created.
+  ASSERT_TRUE(prior.count("shared/in.txt"));
+  EXPECT_EQ(prior["shared/in.txt"]["access"], "u::rw-,u:65534:r-x,g::rwx,m::r--,o::r--");
   ASSERT_TRUE(prior.count("custom.txt"));
   EXPECT_EQ(prior["custom.txt"]["access"], "u::rw-,u:65534:r--,g::r--,g:65534:rw-,m::rw-,o::---");
   EXPECT_TRUE(prior["custom.txt"]["default"].is_null());

@@ -1,6 +1,9 @@
 // What seccomp, the capability drop, no_new_privs and the identity switch take away. Where the
 // operation works for the same user without the sandbox, that is checked first.
+#include <grp.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -81,6 +84,28 @@ TEST_F(SyscallTest, SetuidRootBinaryCannotRegainRoot) {
   EXPECT_EQ(r.status.code, 0) << r.out;
   EXPECT_NE(r.out.find(" euid=" + std::to_string(user_.uid) + " "), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("euid=0"), std::string::npos) << r.out;
+}
+
+TEST_F(SyscallTest, CannotSignalTheSameUsersProcessesOutsideTheTree) {
+  // A process of the sandbox user outside the tree: same uid, so only Landlock's signal scope
+  // (ABI 6) stands between the tree and it.
+  const pid_t outsider = ::fork();
+  if (outsider == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(user_.gid, user_.gid, user_.gid) != 0 ||
+        ::setresuid(user_.uid, user_.uid, user_.uid) != 0) {
+      ::_exit(1);
+    }
+    for (;;) ::pause();
+  }
+  ASSERT_GT(outsider, 0);
+  const std::string pid = std::to_string(outsider);
+  const ProbeResult control = RunUnconfined({"signal", pid, "18"}, user_.uid, user_.gid);
+  EXPECT_EQ(control.status.code, 0) << control.out;  // SIGCONT: harmless
+  const ProbeResult r = Run(ProbeSpec({"signal", pid, "15"}));
+  EXPECT_EQ(ErrnoIn(r.out), EPERM) << r.out;
+  EXPECT_TRUE(ProcessAlive(outsider));
+  ::kill(outsider, SIGKILL);
+  ::waitpid(outsider, nullptr, 0);
 }
 
 }  // namespace

@@ -313,5 +313,8 @@ int main(int argc, char** argv) {
     return Ok("sleep");
   }
   if (op == "alloc") return Alloc(std::atol(argv[2]));
+  if (op == "signal") {
+    return Check("signal", ::kill(static_cast<pid_t>(std::atol(argv[2])), std::atoi(argv[3])));
+  }
   return 2;
 }

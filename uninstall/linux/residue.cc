@@ -1,0 +1,47 @@
+#include "uninstall/residue.h"
+
+#include <grp.h>
+#include <pwd.h>
+
+#include <vector>
+
+#include "provision/linux/residue.h"
+
+namespace stockade::uninstall {
+
+Expected<nlohmann::json> CaptureResidueIds(const ResidueScope& scope) {
+  nlohmann::json ids{{"uids", nlohmann::json::array()}, {"gids", nlohmann::json::array()}};
+  // getpwnam/getgrnam are fine here: the provisioner is single-threaded and holds the lock.
+  for (const std::string& name : scope.accounts) {
+    if (const passwd* pw = getpwnam(name.c_str())) ids["uids"].push_back(pw->pw_uid);
+  }
+  for (const std::string& name : scope.groups) {
+    if (const group* gr = getgrnam(name.c_str())) ids["gids"].push_back(gr->gr_gid);
+  }
+  return ids;
+}
+
+Expected<std::vector<ResidueItem>> ScanResidue(const ResidueScope& scope,
+                                               const nlohmann::json& ids) {
+  provision::linux_os::ResidueQuery query;
+  query.prefix = scope.prefix;
+  query.nft_tables = scope.nft_tables;
+  query.paths = scope.paths;
+  try {
+    for (const auto& uid : ids.value("uids", nlohmann::json::array())) {
+      query.uids.push_back(uid.get<uid_t>());
+    }
+    for (const auto& gid : ids.value("gids", nlohmann::json::array())) {
+      query.gids.push_back(gid.get<gid_t>());
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return Error(ErrorCode::kInternal, std::string("residue ids are malformed: ") + e.what());
+  }
+  auto findings = provision::linux_os::ScanResidue(query);
+  if (!findings.ok()) return findings.error().Wrap("residue scan");
+  std::vector<ResidueItem> out;
+  for (const auto& f : *findings) out.push_back({f.kind, f.subject, f.detail});
+  return out;
+}
+
+}  // namespace stockade::uninstall
