@@ -4,6 +4,7 @@
 // stdout (results, --json documents) and stderr (progress, errors). Exit codes:
 // docs/exit-codes.md (4 not elevated, 3 policy, 5 journal corrupt/too new/locked, 9 drift).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -339,6 +340,10 @@ int RunStatus(const GlobalOptions& globals, bool json) {
   return clean ? kExitOk : kExitDrift;
 }
 
+// Repair re-applies drifted steps on top of their journaled versions, in journal order (users
+// before the grants that name them). A drifted workspace grant is instead rolled back (restoring
+// the ACLs from before the grant, verified) and granted afresh in the repair transaction: its
+// before-state then is the workspace's real pre-grant state rather than the drifted tree.
 int RunRepair(const GlobalOptions& globals, bool json) {
   Session session;
   if (int code = OpenSession(globals, /*need_policy=*/false, json, session); code >= 0) return code;
@@ -347,11 +352,21 @@ int RunRepair(const GlobalOptions& globals, bool json) {
   if (!live.ok()) return ReportError(kProgram, live.error(), json);
   std::vector<Drift> drift = FindDrift(executor.registry(), CurrentSteps(*live));
   std::vector<pv::StepSpec> specs;
+  std::vector<std::int64_t> grant_txns;
   nlohmann::json drifted = nlohmann::json::array();
+  pv::PlanContext context = Context(executor, live);
   for (const Drift& d : drift) {
     if (!json) Progress("drift: " + d.step->spec.target + ": " + d.what);
     specs.push_back(d.step->spec);
     drifted.push_back({{"target", d.step->spec.target}, {"drift", d.what}});
+    if (d.step->spec.kind == pv::kind::kWorkspaceGrant) {
+      const std::string path = d.step->spec.params.value("path", "");
+      for (std::int64_t txn : pv::GrantTransactionsFor(context, path)) {
+        if (std::find(grant_txns.begin(), grant_txns.end(), txn) == grant_txns.end()) {
+          grant_txns.push_back(txn);
+        }
+      }
+    }
   }
   if (specs.empty()) {
     if (json) {
@@ -360,6 +375,15 @@ int RunRepair(const GlobalOptions& globals, bool json) {
       std::cout << "repair: no changes\n";
     }
     return kExitOk;
+  }
+  std::sort(grant_txns.rbegin(), grant_txns.rend());
+  for (std::int64_t txn : grant_txns) {
+    auto rolled = executor.Rollback(txn, pv::txn_kind::kRepair);
+    if (!rolled.ok()) return ReportError(kProgram, rolled.error().Wrap("repair"), json);
+    if (!json) {
+      Progress("rolled back the drifted grant transaction " + std::to_string(txn) +
+               " before granting again");
+    }
   }
   auto result = executor.Run(pv::txn_kind::kRepair, {{"drifted", drifted}}, specs);
   if (!result.ok()) return ReportError(kProgram, result.error().Wrap("repair"), json);

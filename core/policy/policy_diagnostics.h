@@ -20,6 +20,14 @@ struct TextPosition {
   std::uint32_t column = 1;
 };
 
+// Where each path of the policy was written, parallel to Policy::filesystem's lists; nullopt for
+// an entry that came from the base policy rather than from the text.
+struct PathLocations {
+  std::vector<std::optional<TextPosition>> writable_roots;
+  std::vector<std::optional<TextPosition>> protected_paths;
+  std::vector<std::optional<TextPosition>> deny_read;
+};
+
 // "<line>:<column>".
 std::string PositionText(const TextPosition& position);
 

@@ -19,7 +19,7 @@
 #include "core/error.h"
 #include "core/paths/path_rules.h"
 #include "core/policy/policy.h"
-#include "core/policy/policy_schema.h"
+#include "core/policy/policy_diagnostics.h"
 
 namespace stockade::policy_internal {
 

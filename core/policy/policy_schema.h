@@ -31,14 +31,6 @@ inline constexpr std::size_t kMaxPathEntries = 1024;
 // "<prefix>-offline" must fit the 20-character limit of Windows user names (Linux allows 32).
 inline constexpr std::size_t kMaxPrefixLength = 20 - (sizeof("-offline") - 1);
 
-// Where each path of the policy was written, parallel to Policy::filesystem's lists; nullopt for
-// an entry that came from the base policy rather than from the text.
-struct PathLocations {
-  std::vector<std::optional<TextPosition>> writable_roots;
-  std::vector<std::optional<TextPosition>> protected_paths;
-  std::vector<std::optional<TextPosition>> deny_read;
-};
-
 struct SchemaResult {
   Policy policy;
   PathLocations locations;

@@ -10,6 +10,7 @@ namespace {
 
 constexpr char kGroupAdd[] = "/usr/sbin/groupadd";
 constexpr char kGroupDel[] = "/usr/sbin/groupdel";
+constexpr char kGpasswd[] = "/usr/bin/gpasswd";
 
 struct GroupBefore {
   bool existed = false;
@@ -73,9 +74,19 @@ Status GroupStep::Apply() {
     // A re-run after a crash finds our group; anything else is someone else's group.
     Status ok = Verify();
     if (ok.ok()) return ok;
+    // `repair` re-applies on top of our own group (the executor only lets Apply near a group
+    // the journal owns, or one that does not exist): a system group of ours that gained
+    // supplementary members is brought back to none. Undo restores the account files' bytes.
+    const GroupInfo& g = **group;
+    if (!g.members.empty() && g.gid != 0 &&
+        static_cast<long>(g.gid) < LoginDefsNumber("GID_MIN", 1000)) {
+      STOCKADE_RETURN_IF_ERROR(RunShadowTool({kGpasswd, "-M", "", name_}));
+      return OkStatus();
+    }
     return Error(ErrorCode::kAlreadyExists, "group " + name_ +
                                                 " already exists and is not a Stockade system "
-                                                "group (" + ok.error().context() + ")");
+                                                "group (" +
+                                                ok.error().context() + ")");
   }
   return RunShadowTool({kGroupAdd, "--system", name_});
 }
@@ -90,9 +101,9 @@ Status GroupStep::Verify() {
   const GroupInfo& g = **group;
   long gid_min = LoginDefsNumber("GID_MIN", 1000);
   if (g.gid == 0 || static_cast<long>(g.gid) >= gid_min) {
-    return Error(ErrorCode::kVerificationFailed,
-                 label + " has gid " + std::to_string(g.gid) + ", not a system gid (1.." +
-                     std::to_string(gid_min - 1) + ")");
+    return Error(ErrorCode::kVerificationFailed, label + " has gid " + std::to_string(g.gid) +
+                                                     ", not a system gid (1.." +
+                                                     std::to_string(gid_min - 1) + ")");
   }
   if (!g.members.empty()) {
     std::string list;

@@ -232,7 +232,9 @@ class FileStep : public Step {
       return Error(ErrorCode::kVerificationFailed,
                    "temporary file " + file_io::TempPathFor(path_) + " is still there");
     }
-    for (const std::string& dir : before->created_dirs) {
+    // Innermost first: the folder named is the one that holds what is not ours.
+    for (auto it = before->created_dirs.rbegin(); it != before->created_dirs.rend(); ++it) {
+      const std::string& dir = *it;
       auto d = file_io::Read(dir);
       if (!d) return d.error();
       if (d->type != file_io::NodeType::kAbsent) {

@@ -23,6 +23,13 @@ Policy TestPolicy() {
   return *policy;
 }
 
+PlanContext Ctx(TargetOs os, std::string state_dir) {
+  PlanContext context;
+  context.os = os;
+  context.state_dir = std::move(state_dir);
+  return context;
+}
+
 std::vector<std::string> Kinds(const std::vector<StepSpec>& specs) {
   std::vector<std::string> out;
   for (const StepSpec& s : specs) out.push_back(s.kind);
@@ -38,7 +45,7 @@ StepRecord Live(std::int64_t txn, const StepSpec& spec) {
 }
 
 TEST(PlanTest, LinuxApplyOrderAndParams) {
-  PlanContext context{.os = TargetOs::kLinux, .state_dir = "/var/lib/stk"};
+  PlanContext context = Ctx(TargetOs::kLinux, "/var/lib/stk");
   auto specs = PlanApply(TestPolicy(), context);
   ASSERT_TRUE(specs.ok()) << specs.error().ToString();
   EXPECT_EQ(Kinds(*specs), (std::vector<std::string>{kind::kGroup, kind::kUser, kind::kUser,
@@ -62,7 +69,7 @@ TEST(PlanTest, LinuxApplyOrderAndParams) {
 TEST(PlanTest, BlockedOnlineIdentityGetsItsOwnTable) {
   Policy policy = TestPolicy();
   policy.online.mode = NetworkMode::kBlocked;
-  auto specs = PlanApply(policy, {.os = TargetOs::kLinux, .state_dir = "/s"});
+  auto specs = PlanApply(policy, Ctx(TargetOs::kLinux, "/s"));
   ASSERT_TRUE(specs.ok());
   ASSERT_EQ(specs->size(), 6u);
   EXPECT_EQ((*specs)[5].params["table"], "stockade_stk_t_online");
@@ -70,7 +77,7 @@ TEST(PlanTest, BlockedOnlineIdentityGetsItsOwnTable) {
 }
 
 TEST(PlanTest, WindowsApplyHasWindowsKindsAndReusesTheWriteSid) {
-  PlanContext context{.os = TargetOs::kWindows, .state_dir = "C:\\ProgramData\\Stk"};
+  PlanContext context = Ctx(TargetOs::kWindows, "C:\\ProgramData\\Stk");
   auto first = PlanApply(TestPolicy(), context);
   ASSERT_TRUE(first.ok()) << first.error().ToString();
   EXPECT_EQ(Kinds(*first),
@@ -96,7 +103,7 @@ TEST(PlanTest, WindowsApplyHasWindowsKindsAndReusesTheWriteSid) {
 }
 
 TEST(PlanTest, ServiceStepOnlyWithABinary) {
-  PlanContext context{.os = TargetOs::kLinux, .state_dir = "/s"};
+  PlanContext context = Ctx(TargetOs::kLinux, "/s");
   context.service_binary = "/usr/bin/stockaded";
   auto specs = PlanApply(TestPolicy(), context);
   ASSERT_TRUE(specs.ok());
@@ -105,7 +112,7 @@ TEST(PlanTest, ServiceStepOnlyWithABinary) {
 }
 
 TEST(PlanTest, RelativeStateDirIsRefused) {
-  auto specs = PlanApply(TestPolicy(), {.os = TargetOs::kLinux, .state_dir = "rel/dir"});
+  auto specs = PlanApply(TestPolicy(), Ctx(TargetOs::kLinux, "rel/dir"));
   ASSERT_FALSE(specs.ok());
   EXPECT_EQ(specs.error().code(), ErrorCode::kInvalidArgument);
 }
@@ -113,7 +120,7 @@ TEST(PlanTest, RelativeStateDirIsRefused) {
 TEST(PlanTest, GrantNeedsTheIdentitiesThenExpandsProtectedPaths) {
   for (TargetOs os : {TargetOs::kLinux, TargetOs::kWindows}) {
     const bool win = os == TargetOs::kWindows;
-    PlanContext context{.os = os, .state_dir = win ? "C:\\S" : "/s"};
+    PlanContext context = Ctx(os, win ? "C:\\S" : "/s");
     const std::string ws = win ? "C:\\work\\proj" : "/work/proj";
     auto refused = PlanGrant(TestPolicy(), context, ws);
     ASSERT_FALSE(refused.ok());
@@ -139,7 +146,7 @@ TEST(PlanTest, GrantNeedsTheIdentitiesThenExpandsProtectedPaths) {
 }
 
 TEST(PlanTest, RevokeFindsEveryLiveGrantTransactionNewestFirst) {
-  PlanContext context{.os = TargetOs::kLinux, .state_dir = "/s"};
+  PlanContext context = Ctx(TargetOs::kLinux, "/s");
   StepSpec a{kind::kWorkspaceGrant, "workspace /w/a", {{"path", "/w/a"}}};
   StepSpec b{kind::kWorkspaceGrant, "workspace /w/b", {{"path", "/w/b"}}};
   context.live = {Live(3, a), Live(4, b), Live(7, a)};

@@ -40,6 +40,7 @@ class LinuxAclGrantTest : public ::testing::Test {
   void SetUp() override {
     if (!testing::IsRoot()) GTEST_SKIP() << "needs root";
     prefix_ = testing::UniquePrefix();
+    lock_ = std::make_unique<testing::SystemStateLock>();
     cleanup_ = std::make_unique<testing::PrefixCleanup>(prefix_);
     identity_ = testing::IdentitySpecs(prefix_);
     for (const StepSpec& s : identity_) identity_before_.push_back(testing::ApplySpec(s));
@@ -55,6 +56,7 @@ class LinuxAclGrantTest : public ::testing::Test {
     ForceXattrFallbackForTesting(false);
     tmp_.reset();  // files first: they may carry our ids
     cleanup_.reset();
+    lock_.reset();
   }
 
   // A workspace with every case: plain files and folders, an executable, protected folders at
@@ -147,6 +149,7 @@ class LinuxAclGrantTest : public ::testing::Test {
   }
 
   std::string prefix_;
+  std::unique_ptr<testing::SystemStateLock> lock_;
   std::unique_ptr<testing::PrefixCleanup> cleanup_;
   std::vector<StepSpec> identity_;
   std::vector<nlohmann::json> identity_before_;

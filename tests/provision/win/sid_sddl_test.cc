@@ -21,14 +21,14 @@ TEST(WinSid, ParsesAndFormatsAccountAndAliasSids) {
     ASSERT_TRUE(sid.ok()) << text;
     EXPECT_EQ(sid->ToString(), text);
     auto copy = Sid::FromPsid(sid->get());
-    ASSERT_TRUE(copy.ok());
+    STOCKADE_ASSERT_OK(copy);
     EXPECT_TRUE(*copy == *sid);
   }
   auto admins = Sid::FromString("BA");
-  ASSERT_TRUE(admins.ok());
+  STOCKADE_ASSERT_OK(admins);
   EXPECT_EQ(admins->ToString(), "S-1-5-32-544");
   auto well_known = Sid::WellKnown(WinLocalSystemSid);
-  ASSERT_TRUE(well_known.ok());
+  STOCKADE_ASSERT_OK(well_known);
   EXPECT_EQ(well_known->ToString(), "S-1-5-18");
   EXPECT_TRUE(SameSid("SY", "S-1-5-18"));
   EXPECT_FALSE(SameSid("SY", "S-1-5-32-544"));
@@ -38,7 +38,7 @@ TEST(WinSid, ParsesAndFormatsAccountAndAliasSids) {
 TEST(WinSid, RejectsMalformedSids) {
   for (const char* text : {"", "S-1", "S-x-5", "hello", "S-1-5-21-1-2-3-4-"}) {
     auto sid = Sid::FromString(text);
-    ASSERT_FALSE(sid.ok()) << text;
+    ASSERT_FALSE(sid.ok()) << "'" << text << "'";
     EXPECT_EQ(sid.error().code(), ErrorCode::kInvalidArgument);
     EXPECT_NE(sid.error().context().find("ConvertStringSidToSidW"), std::string::npos);
   }
@@ -67,7 +67,7 @@ TEST(WinSid, GeneratedWriteSidsAreValidDistinctAndMapToNoAccount) {
   }
   EXPECT_EQ(seen.size(), 16u);  // 128 random bits each: a repeat means the CSPRNG is broken
   auto parsed = Sid::FromString(*seen.begin());
-  ASSERT_TRUE(parsed.ok());
+  STOCKADE_ASSERT_OK(parsed);
   EXPECT_EQ(*GetSidSubAuthorityCount(parsed->get()), 5);
   auto account = LookupAccountBySid(*parsed);
   ASSERT_TRUE(account.ok()) << account.error().ToString();
@@ -92,7 +92,7 @@ TEST(WinSid, LooksUpBuiltinAccountsAndReportsUnknownNames) {
 
 TEST(WinSddl, AceBuildAndParseRoundTrip) {
   auto sid = Sid::FromString("S-1-5-21-1-2-3-4");
-  ASSERT_TRUE(sid.ok());
+  STOCKADE_ASSERT_OK(sid);
   auto allow = MakeAce(ACCESS_ALLOWED_ACE_TYPE, kInheritToAll, kModifyMask, *sid);
   auto deny = MakeAce(ACCESS_DENIED_ACE_TYPE, kInheritToAll, kWriteRightsMask, *sid);
   auto audit = MakeAce(SYSTEM_AUDIT_ACE_TYPE, FAILED_ACCESS_ACE_FLAG, kWriteRightsMask, *sid);
@@ -103,7 +103,7 @@ TEST(WinSddl, AceBuildAndParseRoundTrip) {
   ASSERT_TRUE(GetAclInformation(acl->get(), &info, sizeof info, AclSizeInformation));
   EXPECT_EQ(info.AceCount, 3u);
   auto aces = ReadAces(acl->get());
-  ASSERT_TRUE(aces.ok());
+  STOCKADE_ASSERT_OK(aces);
   ASSERT_EQ(aces->size(), 3u);
   EXPECT_EQ((*aces)[0], *deny);
   EXPECT_EQ((*aces)[1], *allow);
@@ -132,17 +132,17 @@ TEST(WinSddl, DaclSddlRoundTripsThroughParseAndFormat) {
   auto formatted = FormatSecuritySddl(parsed->owner, parsed->dacl, parsed->dacl_protected);
   ASSERT_TRUE(formatted.ok()) << formatted.error().ToString();
   auto reparsed = ParseSecuritySddl(*formatted);
-  ASSERT_TRUE(reparsed.ok());
+  STOCKADE_ASSERT_OK(reparsed);
   EXPECT_EQ(reparsed->dacl, parsed->dacl);
   EXPECT_EQ(reparsed->owner, parsed->owner);
   EXPECT_TRUE(reparsed->dacl_protected);
   auto canonical = CanonicalSddl(sddl, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION);
-  ASSERT_TRUE(canonical.ok());
+  STOCKADE_ASSERT_OK(canonical);
   EXPECT_EQ(*canonical, *formatted);
 
   // Unprotected, with an inherited ACE: both survive the round trip.
   auto inherited = ParseSecuritySddl("D:(A;OICIID;0x1200a9;;;BU)(A;;FA;;;SY)");
-  ASSERT_TRUE(inherited.ok());
+  STOCKADE_ASSERT_OK(inherited);
   EXPECT_FALSE(inherited->dacl_protected);
   ASSERT_EQ(inherited->dacl.size(), 2u);
   EXPECT_TRUE(inherited->dacl[0].inherited());
@@ -165,29 +165,29 @@ TEST(WinSddl, EquivalentSpellingsCanonicaliseAlike) {
 
 TEST(WinSddl, SaclRoundTrip) {
   auto sid = Sid::FromString("S-1-5-32-545");
-  ASSERT_TRUE(sid.ok());
+  STOCKADE_ASSERT_OK(sid);
   auto audit = MakeAce(SYSTEM_AUDIT_ACE_TYPE, FAILED_ACCESS_ACE_FLAG, kWriteRightsMask, *sid);
-  ASSERT_TRUE(audit.ok());
+  STOCKADE_ASSERT_OK(audit);
   auto acl = AclBuffer::Build({*audit});
-  ASSERT_TRUE(acl.ok());
+  STOCKADE_ASSERT_OK(acl);
   auto sddl = SaclToSddl(acl->get());
   ASSERT_TRUE(sddl.ok()) << sddl.error().ToString();
   EXPECT_EQ(sddl->rfind("S:", 0), 0u) << *sddl;
   auto aces = SaclAcesFromSddl(*sddl);
-  ASSERT_TRUE(aces.ok());
+  STOCKADE_ASSERT_OK(aces);
   ASSERT_EQ(aces->size(), 1u);
   EXPECT_EQ((*aces)[0], *audit);
   auto none = SaclToSddl(nullptr);
-  ASSERT_TRUE(none.ok());
+  STOCKADE_ASSERT_OK(none);
   EXPECT_EQ(*none, "");
   auto empty = SaclAcesFromSddl("");
-  ASSERT_TRUE(empty.ok());
+  STOCKADE_ASSERT_OK(empty);
   EXPECT_TRUE(empty->empty());
 }
 
 TEST(WinSddl, CanonicalOrderPutsExplicitDeniesFirst) {
   auto parsed = ParseSecuritySddl("D:(A;;FA;;;SY)(D;;FA;;;BG)(A;ID;FA;;;BU)(D;;0x1;;;AN)");
-  ASSERT_TRUE(parsed.ok());
+  STOCKADE_ASSERT_OK(parsed);
   const std::vector<Ace> ordered = CanonicalOrder(parsed->dacl);
   ASSERT_EQ(ordered.size(), 4u);
   EXPECT_EQ(ordered[0].type, ACCESS_DENIED_ACE_TYPE);
@@ -200,14 +200,14 @@ TEST(WinSddl, CanonicalOrderPutsExplicitDeniesFirst) {
 
 TEST(WinSddl, DaclDifferencesAreNamed) {
   auto expected = ParseSecuritySddl("D:P(D;OICI;0xd0156;;;BG)(A;OICI;FA;;;SY)");
-  ASSERT_TRUE(expected.ok());
+  STOCKADE_ASSERT_OK(expected);
   EXPECT_EQ(DescribeDaclDifference("x", true, expected->dacl, *expected), "");
   auto unprotected = ParseSecuritySddl("D:(D;OICI;0xd0156;;;BG)(A;OICI;FA;;;SY)");
-  ASSERT_TRUE(unprotected.ok());
+  STOCKADE_ASSERT_OK(unprotected);
   EXPECT_NE(DescribeDaclDifference("x", true, expected->dacl, *unprotected).find("protected"),
             std::string::npos);
   auto other = ParseSecuritySddl("D:P(A;OICI;FA;;;SY)");
-  ASSERT_TRUE(other.ok());
+  STOCKADE_ASSERT_OK(other);
   const std::string difference = DescribeDaclDifference("folder", true, expected->dacl, *other);
   EXPECT_NE(difference.find("explicit ACEs"), std::string::npos) << difference;
   EXPECT_NE(difference.find("(D;OICI;0xd0156;;;S-1-5-32-546)"), std::string::npos) << difference;

@@ -85,6 +85,18 @@ std::string TestDataSymlink();
 
 }  // namespace stockade::provision::win::testing
 
+// Asserts / expects that a Status or Expected is OK, printing its error otherwise.
+#define STOCKADE_ASSERT_OK(expr)                                                      \
+  do {                                                                                \
+    const auto& stockade_result_ = (expr);                                            \
+    ASSERT_TRUE(stockade_result_.ok()) << #expr << ": " << stockade_result_.error().ToString(); \
+  } while (false)
+#define STOCKADE_EXPECT_OK(expr)                                                      \
+  do {                                                                                \
+    const auto& stockade_result_ = (expr);                                            \
+    EXPECT_TRUE(stockade_result_.ok()) << #expr << ": " << stockade_result_.error().ToString(); \
+  } while (false)
+
 // Skips the rest of the test under Wine, saying which real-Windows behaviour it needs.
 #define STOCKADE_SKIP_UNDER_WINE(reason)                                              \
   do {                                                                                \

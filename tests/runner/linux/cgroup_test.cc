@@ -73,7 +73,10 @@ TEST(TreeCgroupTest, LimitsReadBackAndEverythingIsRemoved) {
     EXPECT_TRUE(saw_pids);
     EXPECT_TRUE(saw_memory);
 
-    // A process put in by hand is listed, killed and gone before the folders are removed.
+    // A process put in by hand is listed, killed and gone before the folders are removed. It
+    // says when it has joined every hierarchy (the launcher's child is born in the v2 one).
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
     const pid_t child = ::fork();
     if (child == 0) {
       for (int fd : tree->join_fds()) {
@@ -82,13 +85,13 @@ TEST(TreeCgroupTest, LimitsReadBackAndEverythingIsRemoved) {
       if (tree->clone_into_fd() >= 0) {
         std::ofstream(paths.front() + "/cgroup.procs") << "0";
       }
+      if (::write(ready[1], "r", 1) != 1) ::_exit(4);
       for (;;) ::pause();
     }
-    for (int i = 0; i < 1000; ++i) {
-      auto pids = tree->Processes();
-      if (pids.ok() && !pids->empty()) break;
-      ::usleep(1000);
-    }
+    ::close(ready[1]);
+    char byte = 0;
+    ASSERT_EQ(::read(ready[0], &byte, 1), 1);
+    ::close(ready[0]);
     auto pids = tree->Processes();
     ASSERT_TRUE(pids.ok());
     ASSERT_EQ(pids->size(), 1u);
