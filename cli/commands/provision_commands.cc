@@ -376,6 +376,21 @@ int RunRepair(const GlobalOptions& globals, bool json) {
     }
     return kExitOk;
   }
+  // Everything but the grants first (a grant names users that may have to be re-created).
+  std::vector<pv::StepSpec> grants;
+  std::vector<pv::StepSpec> others;
+  for (pv::StepSpec& spec : specs) {
+    (spec.kind == pv::kind::kWorkspaceGrant ? grants : others).push_back(std::move(spec));
+  }
+  pv::RunResult total;
+  if (!others.empty()) {
+    auto result = executor.Run(pv::txn_kind::kRepair, {{"drifted", drifted}}, others);
+    if (!result.ok()) return ReportError(kProgram, result.error().Wrap("repair"), json);
+    total = std::move(*result);
+  }
+  // Grants: rolled back (restoring the ACLs from before the grant, verified) and granted afresh
+  // in a grant transaction of their own, so that `revoke DIR` (which rolls back whole
+  // transactions) never takes a repaired user with it.
   std::sort(grant_txns.rbegin(), grant_txns.rend());
   for (std::int64_t txn : grant_txns) {
     auto rolled = executor.Rollback(txn, pv::txn_kind::kRepair);
@@ -385,9 +400,16 @@ int RunRepair(const GlobalOptions& globals, bool json) {
                " before granting again");
     }
   }
-  auto result = executor.Run(pv::txn_kind::kRepair, {{"drifted", drifted}}, specs);
-  if (!result.ok()) return ReportError(kProgram, result.error().Wrap("repair"), json);
-  return ReportRun("repair", *result, json);
+  for (const pv::StepSpec& grant : grants) {
+    auto result =
+        executor.Run(pv::txn_kind::kGrant,
+                     {{"path", grant.params.value("path", "")}, {"repair", true}}, {grant});
+    if (!result.ok()) return ReportError(kProgram, result.error().Wrap("repair"), json);
+    total.changed = total.changed || result->changed;
+    if (result->txn_id) total.txn_id = result->txn_id;
+    for (pv::StepOutcome& o : result->steps) total.steps.push_back(std::move(o));
+  }
+  return ReportRun("repair", total, json);
 }
 
 int RunGrant(const GlobalOptions& globals, bool json, const std::string& dir) {

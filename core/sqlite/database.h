@@ -96,6 +96,13 @@ class Database {
 // A column value read from a row. Blob and text are copied out.
 using Blob = std::vector<std::uint8_t>;
 
+// Integer types other than int64_t whose every value an int64 holds. uint64_t and size_t are
+// deliberately not among them: values above INT64_MAX cannot be stored, so the caller must cast
+// and decide.
+template <typename T>
+concept NarrowInteger = std::integral<T> && !std::is_same_v<T, std::int64_t> &&
+                        (std::is_signed_v<T> || sizeof(T) < sizeof(std::int64_t));
+
 // A prepared statement. Bind indices are 1-based (SQLite's convention); column indices 0-based.
 class Statement {
  public:
@@ -114,13 +121,10 @@ class Statement {
   Status Bind(int index, const std::string& text) { return Bind(index, std::string_view(text)); }
   Status Bind(int index, const Blob& blob);
   Status BindNull(int index);
-  // Any other integer type that fits losslessly in an int64 (int, unsigned, int32_t, bool,
-  // ...). Without it Bind(1, 5) would be ambiguous between int64 and double. uint64_t and
-  // size_t are deliberately absent: values above INT64_MAX cannot be stored, so the caller
-  // must cast and decide.
-  template <std::integral T>
-  requires(!std::is_same_v<T, std::int64_t> && (std::is_signed_v<T> || sizeof(T) < 8)) Status
-      Bind(int index, T value) {
+  // Any other integer type that fits losslessly in an int64 (int, unsigned, bool, ...).
+  // Without it Bind(1, 5) would be ambiguous between int64 and double.
+  template <NarrowInteger T>
+  Status Bind(int index, T value) {
     return Bind(index, static_cast<std::int64_t>(value));
   }
   // std::nullopt binds NULL, otherwise the value.

@@ -18,6 +18,7 @@ namespace stockade::provision::linux_os {
 namespace {
 
 constexpr size_t kXattrBufferSize = 65536;  // XATTR_SIZE_MAX: no ACL is larger
+constexpr size_t kSmallXattrSize = 260;     // 32 entries: nearly every ACL
 
 std::string Shown(const std::string& relpath) {
   return relpath.empty() ? "." : EscapeRelPath(relpath);
@@ -182,16 +183,28 @@ class AclIo {
   // 1: read into *out; 0: no such ACL; -1: error (errno set).
   int Read(const Node& n, const char* attr, Acl* out) {
     ++stats_->acl_reads;
-    ssize_t got = n.is_dir ? fgetxattr(n.fd, attr, buf_.get(), kXattrBufferSize)
-                           : GetXattrAt(n.parent_fd, n.name, attr, buf_.get(), kXattrBufferSize);
+    // The kernel allocates (and zeroes) a buffer of the size we pass on every call: asking for
+    // 64 KiB each time costs more than the lookup itself. Small first; large only on ERANGE.
+    char small[kSmallXattrSize];
+    char* buf = small;
+    ssize_t got = ReadInto(n, attr, small, sizeof small);
+    if (got < 0 && errno == ERANGE) {
+      buf = buf_.get();
+      got = ReadInto(n, attr, buf, kXattrBufferSize);
+    }
     if (got < 0) return errno == ENODATA ? 0 : -1;
-    auto acl = DecodeAclXattr(buf_.get(), static_cast<size_t>(got));
+    auto acl = DecodeAclXattr(buf, static_cast<size_t>(got));
     if (!acl.ok()) {
       errno = EINVAL;
       return -1;
     }
     *out = std::move(*acl);
     return 1;
+  }
+
+  static ssize_t ReadInto(const Node& n, const char* attr, char* buf, size_t size) {
+    return n.is_dir ? fgetxattr(n.fd, attr, buf, size)
+                    : GetXattrAt(n.parent_fd, n.name, attr, buf, size);
   }
 
   int Write(const Node& n, const char* attr, const Acl& acl) {

@@ -10,6 +10,11 @@
 namespace stockade::provision::win {
 
 Expected<Sid> Sid::FromString(std::string_view text) {
+  // Wine's ConvertStringSidToSidW accepts "" (Windows refuses it with ERROR_INVALID_SID).
+  if (text.empty()) {
+    return Win32Error(ErrorCode::kInvalidArgument, "ConvertStringSidToSidW('')",
+                      ERROR_INVALID_SID);
+  }
   PSID raw = nullptr;
   const BOOL ok = ConvertStringSidToSidW(Wide(text).c_str(), &raw);
   LocalPtr<void> owned(raw);

@@ -36,7 +36,7 @@ TEST(WinSid, ParsesAndFormatsAccountAndAliasSids) {
 }
 
 TEST(WinSid, RejectsMalformedSids) {
-  for (const char* text : {"", "S-1", "S-x-5", "hello", "S-1-5-21-1-2-3-4-"}) {
+  for (const char* text : {"", "S-1", "S-x-5", "hello", "S-1-5-21-x"}) {
     auto sid = Sid::FromString(text);
     ASSERT_FALSE(sid.ok()) << "'" << text << "'";
     EXPECT_EQ(sid.error().code(), ErrorCode::kInvalidArgument);
