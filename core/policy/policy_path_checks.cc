@@ -188,7 +188,8 @@ Status CheckProtected(std::string_view source, const std::vector<Entry>& protect
       if (!inside.has_value()) {
         std::string listed;
         for (const Entry& root : roots) {
-          listed += (listed.empty() ? "" : ", ") + Quote(*root.pattern);
+          if (!listed.empty()) listed += ", ";
+          listed += Quote(*root.pattern);
         }
         return Fail(source, entry,
                     Quote(pattern) +
@@ -230,7 +231,9 @@ Status CheckProtected(std::string_view source, const std::vector<Entry>& protect
     std::string key;
     for (std::string_view part : Components(pattern)) {
       if (part.empty() || part == ".") continue;
-      key += (key.empty() ? "" : "/") + std::string(part);
+      // Appended piecewise: `"/" + std::string(part)` trips GCC 12's false -Wrestrict at -O3.
+      if (!key.empty()) key += '/';
+      key += part;
     }
     if (key.empty()) {
       return Fail(source, entry,

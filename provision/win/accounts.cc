@@ -12,7 +12,9 @@ namespace {
 
 constexpr char kProfileList[] = "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList";
 
-bool IsUserMissing(NET_API_STATUS rc) { return rc == NERR_UserNotFound || rc == ERROR_NO_SUCH_USER; }
+bool IsUserMissing(NET_API_STATUS rc) {
+  return rc == NERR_UserNotFound || rc == ERROR_NO_SUCH_USER;
+}
 bool IsGroupMissing(NET_API_STATUS rc) {
   return rc == NERR_GroupNotFound || rc == ERROR_NO_SUCH_ALIAS || rc == ERROR_NO_SUCH_GROUP;
 }
@@ -61,8 +63,8 @@ Status SetLocalUserPassword(const std::string& name, const SecretString& passwor
   SecretWString wpassword(Wide(password.value()));
   USER_INFO_1003 info{wpassword.data()};
   DWORD bad_member = 0;
-  const NET_API_STATUS rc =
-      NetUserSetInfo(nullptr, Wide(name).c_str(), 1003, reinterpret_cast<BYTE*>(&info), &bad_member);
+  const NET_API_STATUS rc = NetUserSetInfo(nullptr, Wide(name).c_str(), 1003,
+                                           reinterpret_cast<BYTE*>(&info), &bad_member);
   if (rc != NERR_Success) return Win32Error("NetUserSetInfo(" + name + ", level 1003)", rc);
   return OkStatus();
 }
@@ -109,8 +111,8 @@ Expected<std::vector<Sid>> LocalGroupMembers(const std::string& group) {
     BYTE* raw = nullptr;
     DWORD read = 0;
     DWORD total = 0;
-    rc = NetLocalGroupGetMembers(nullptr, Wide(group).c_str(), 0, &raw, MAX_PREFERRED_LENGTH,
-                                 &read, &total, &resume);
+    rc = NetLocalGroupGetMembers(nullptr, Wide(group).c_str(), 0, &raw, MAX_PREFERRED_LENGTH, &read,
+                                 &total, &resume);
     NetApiPtr<LOCALGROUP_MEMBERS_INFO_0> entries(reinterpret_cast<LOCALGROUP_MEMBERS_INFO_0*>(raw));
     if (rc != NERR_Success && rc != ERROR_MORE_DATA) {
       return Win32Error("NetLocalGroupGetMembers(" + group + ", level 0)", rc);

@@ -16,9 +16,12 @@ namespace {
 
 // The GUIDs are spelled out rather than taken from ntsecapi.h, which defines them only in the
 // one translation unit that includes initguid.h first.
-constexpr GUID kFileSystem = {0x0cce921d, 0x69ae, 0x11d9, {0xbe, 0xd3, 0x50, 0x50, 0x54, 0x50, 0x30, 0x30}};
-constexpr GUID kPacketDrop = {0x0cce9225, 0x69ae, 0x11d9, {0xbe, 0xd3, 0x50, 0x50, 0x54, 0x50, 0x30, 0x30}};
-constexpr GUID kConnection = {0x0cce9226, 0x69ae, 0x11d9, {0xbe, 0xd3, 0x50, 0x50, 0x54, 0x50, 0x30, 0x30}};
+constexpr GUID kFileSystem = {
+    0x0cce921d, 0x69ae, 0x11d9, {0xbe, 0xd3, 0x50, 0x50, 0x54, 0x50, 0x30, 0x30}};
+constexpr GUID kPacketDrop = {
+    0x0cce9225, 0x69ae, 0x11d9, {0xbe, 0xd3, 0x50, 0x50, 0x54, 0x50, 0x30, 0x30}};
+constexpr GUID kConnection = {
+    0x0cce9226, 0x69ae, 0x11d9, {0xbe, 0xd3, 0x50, 0x50, 0x54, 0x50, 0x30, 0x30}};
 
 constexpr wchar_t kFileSaclType[] = L"File";
 
@@ -129,8 +132,9 @@ Expected<std::map<std::string, ULONG>> QueryAuditPolicy(
   for (const AuditSubcategory& sub : subcategories) guids.push_back(sub.guid);
   PAUDIT_POLICY_INFORMATION raw = nullptr;
   if (!AuditQuerySystemPolicy(guids.data(), static_cast<ULONG>(guids.size()), &raw)) {
-    return LastWin32Error("AuditQuerySystemPolicy(File System, Filtering Platform Packet Drop, "
-                          "Filtering Platform Connection)");
+    return LastWin32Error(
+        "AuditQuerySystemPolicy(File System, Filtering Platform Packet Drop, "
+        "Filtering Platform Connection)");
   }
   std::unique_ptr<AUDIT_POLICY_INFORMATION, AuditFreeDeleter> owned(raw);
   std::map<std::string, ULONG> bits;
@@ -182,7 +186,8 @@ Expected<nlohmann::json> AuditPolicyStep::CaptureBefore() {
   }
   nlohmann::json subcategories = nlohmann::json::object();
   for (const auto& [guid, value] : *bits) subcategories[guid] = value;
-  return nlohmann::json{{"sid", sid->ToString()}, {"subcategories", subcategories}, {"file_sacl", sddl}};
+  return nlohmann::json{
+      {"sid", sid->ToString()}, {"subcategories", subcategories}, {"file_sacl", sddl}};
 }
 
 Status AuditPolicyStep::Apply() {
@@ -206,9 +211,10 @@ Status AuditPolicyStep::Apply() {
     aces.push_back(std::move(*ace));
     STOCKADE_RETURN_IF_ERROR(SetGlobalSacl(aces));
   }
-  log::Logger()->info("audit policy: failure auditing on for {} subcategories; global File SACL "
-                      "audits failed writes by {} ({})",
-                      bits->size(), group_, sid->ToString());
+  log::Logger()->info(
+      "audit policy: failure auditing on for {} subcategories; global File SACL "
+      "audits failed writes by {} ({})",
+      bits->size(), group_, sid->ToString());
   return OkStatus();
 }
 

@@ -35,8 +35,7 @@ class CheckedStep : public Step {
     auto difference = CheckUndone(before);
     if (!difference.ok()) return difference.error().Wrap("verify undo of " + spec().target);
     if (!difference->empty()) {
-      return Error(ErrorCode::kVerificationFailed,
-                   spec().target + " (after undo): " + *difference);
+      return Error(ErrorCode::kVerificationFailed, spec().target + " (after undo): " + *difference);
     }
     return OkStatus();
   }

@@ -92,8 +92,8 @@ Expected<CredentialMap> UnprotectCredentials(const std::vector<BYTE>& blob) {
   DATA_BLOB entropy{static_cast<DWORD>(sizeof kEntropy - 1),
                     reinterpret_cast<BYTE*>(const_cast<char*>(kEntropy))};
   DATA_BLOB out{};
-  const BOOL ok = CryptUnprotectData(&in, nullptr, &entropy, nullptr, nullptr,
-                                     CRYPTPROTECT_UI_FORBIDDEN, &out);
+  const BOOL ok =
+      CryptUnprotectData(&in, nullptr, &entropy, nullptr, nullptr, CRYPTPROTECT_UI_FORBIDDEN, &out);
   std::unique_ptr<BYTE, PlaintextDeleter> plain(out.pbData, PlaintextDeleter{out.cbData});
   if (!ok) return Win32Error(ErrorCode::kCrypto, "CryptUnprotectData", GetLastError());
 
@@ -190,8 +190,7 @@ Status WriteFileAtomically(const std::string& path, const std::vector<BYTE>& byt
   if (!SetSecurityDescriptorDacl(&sd, TRUE, acl->get(), FALSE)) {
     return LastWin32Error("SetSecurityDescriptorDacl");
   }
-  if (dacl_protected &&
-      !SetSecurityDescriptorControl(&sd, SE_DACL_PROTECTED, SE_DACL_PROTECTED)) {
+  if (dacl_protected && !SetSecurityDescriptorControl(&sd, SE_DACL_PROTECTED, SE_DACL_PROTECTED)) {
     return LastWin32Error("SetSecurityDescriptorControl");
   }
   SECURITY_ATTRIBUTES attributes{sizeof attributes, &sd, FALSE};
@@ -231,8 +230,7 @@ Status RemoveTemporaries(const std::string& path) {
   const auto slash = path.find_last_of("\\/");
   const std::string folder = slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
   WIN32_FIND_DATAW found{};
-  UniqueFindHandle search(
-      FindFirstFileW(Wide(path + kTemporaryMarker + "*").c_str(), &found));
+  UniqueFindHandle search(FindFirstFileW(Wide(path + kTemporaryMarker + "*").c_str(), &found));
   if (!search) {
     const DWORD err = GetLastError();
     if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND) return OkStatus();

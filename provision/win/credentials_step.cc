@@ -57,8 +57,8 @@ Expected<std::unique_ptr<Step>> CredentialsStep::Create(const StepSpec& spec) {
   if (!group.ok()) return group.error();
   auto length = reader.IntOr("password_length", 32, 16, 256);
   if (!length.ok()) return length.error();
-  return std::unique_ptr<Step>(new CredentialsStep(spec, *path, *users, *group,
-                                                   static_cast<std::size_t>(*length)));
+  return std::unique_ptr<Step>(
+      new CredentialsStep(spec, *path, *users, *group, static_cast<std::size_t>(*length)));
 }
 
 std::string CredentialsStep::Describe() const {
@@ -92,10 +92,12 @@ Expected<std::vector<Ace>> CredentialsStep::FileDacl(const std::string& group,
 Expected<nlohmann::json> CredentialsStep::CaptureBefore() {
   auto bytes = ReadFileBytes(path_);
   if (!bytes.ok()) return bytes.error();
-  if (!bytes->has_value()) return nlohmann::json{{"existed", false}, {"content", nullptr}, {"sddl", nullptr}};
+  if (!bytes->has_value())
+    return nlohmann::json{{"existed", false}, {"content", nullptr}, {"sddl", nullptr}};
   auto security = ReadFileSecurity(path_, /*with_owner=*/true);
   if (!security.ok()) return security.error();
-  return nlohmann::json{{"existed", true}, {"content", HexEncode(**bytes)}, {"sddl", security->sddl}};
+  return nlohmann::json{
+      {"existed", true}, {"content", HexEncode(**bytes)}, {"sddl", security->sddl}};
 }
 
 Expected<bool> CredentialsStep::TargetPresent() {
@@ -128,8 +130,8 @@ Expected<std::string> CredentialsStep::Check() {
   if (!bytes->has_value()) return std::string("credential file " + path_ + " does not exist");
   auto credentials = UnprotectCredentials(**bytes);
   if (!credentials.ok()) {
-    return std::string("credential file " + path_ + " does not decrypt: " +
-                       credentials.error().ToString());
+    return std::string("credential file " + path_ +
+                       " does not decrypt: " + credentials.error().ToString());
   }
   std::set<std::string> expected(users_.begin(), users_.end());
   std::set<std::string> actual;

@@ -181,8 +181,7 @@ Expected<AddressSet> AddressSet::Parse(std::string_view list) {
     } else if (dash != std::string::npos && !IsKeyword(token)) {
       int second = 0;
       if (!ParseAddress(token.substr(0, dash), &family, &low) ||
-          !ParseAddress(token.substr(dash + 1), &second, &high) || second != family ||
-          high < low) {
+          !ParseAddress(token.substr(dash + 1), &second, &high) || second != family || high < low) {
         return bad();
       }
     } else if (ParseAddress(token, &family, &low)) {
@@ -413,8 +412,7 @@ std::string CompareAddresses(const char* what, const std::string& expected,
   return std::string(what) + " is " + Quote(actual) + ", expected " + Quote(expected);
 }
 
-std::string ComparePorts(const char* what, const std::string& expected,
-                         const std::string& actual) {
+std::string ComparePorts(const char* what, const std::string& expected, const std::string& actual) {
   auto e = PortSet::Parse(expected);
   auto a = PortSet::Parse(actual);
   if (e.ok() && a.ok() ? *e == *a : expected == actual) return "";
@@ -445,9 +443,9 @@ std::string CompareRules(const FirewallRule& e, const FirewallRule& a) {
       UsesPorts(e.protocol) ? ComparePorts("RemotePorts", e.remote_ports, a.remote_ports) : "",
       CompareAddresses("LocalAddresses", e.local_addresses, a.local_addresses),
       CompareAddresses("RemoteAddresses", e.remote_addresses, a.remote_addresses),
-      UsesIcmp(e.protocol) ? text("IcmpTypesAndCodes", e.icmp_types_and_codes,
-                                  a.icmp_types_and_codes, true)
-                           : "",
+      UsesIcmp(e.protocol)
+          ? text("IcmpTypesAndCodes", e.icmp_types_and_codes, a.icmp_types_and_codes, true)
+          : "",
       number("Direction", e.direction, a.direction),
       number("Action", e.action, a.action),
       e.enabled == a.enabled ? "" : std::string("Enabled is ") + (a.enabled ? "true" : "false"),
@@ -605,14 +603,14 @@ Expected<FirewallRule> ReadRule(INetFwRule* rule) {
   if (hr == E_NOINTERFACE) return out;  // an old-style rule: no user scope to read
   if (FAILED(hr)) return HresultError("INetFwRule::QueryInterface(INetFwRule3)", hr);
   hr = rule3->get_LocalUserAuthorizedList(s.put());
-  STOCKADE_RETURN_IF_ERROR(ReadString("LocalUserAuthorizedList", hr, s,
-                                      &out.local_user_authorized_list));
+  STOCKADE_RETURN_IF_ERROR(
+      ReadString("LocalUserAuthorizedList", hr, s, &out.local_user_authorized_list));
   hr = rule3->get_RemoteUserAuthorizedList(s.put());
-  STOCKADE_RETURN_IF_ERROR(ReadString("RemoteUserAuthorizedList", hr, s,
-                                      &out.remote_user_authorized_list));
+  STOCKADE_RETURN_IF_ERROR(
+      ReadString("RemoteUserAuthorizedList", hr, s, &out.remote_user_authorized_list));
   hr = rule3->get_RemoteMachineAuthorizedList(s.put());
-  STOCKADE_RETURN_IF_ERROR(ReadString("RemoteMachineAuthorizedList", hr, s,
-                                      &out.remote_machine_authorized_list));
+  STOCKADE_RETURN_IF_ERROR(
+      ReadString("RemoteMachineAuthorizedList", hr, s, &out.remote_machine_authorized_list));
   hr = rule3->get_LocalUserOwner(s.put());
   STOCKADE_RETURN_IF_ERROR(ReadString("LocalUserOwner", hr, s, &out.local_user_owner));
   LONG secure = 0;
@@ -638,9 +636,8 @@ Status PutString(const std::string& rule, const char* what, const std::string& v
   }
   const HRESULT hr = setter(text.get());
   if (FAILED(hr)) {
-    return HresultError("INetFwRule::put_" + std::string(what) + "('" + value + "') on rule '" +
-                            rule + "'",
-                        hr);
+    return HresultError(
+        "INetFwRule::put_" + std::string(what) + "('" + value + "') on rule '" + rule + "'", hr);
   }
   return OkStatus();
 }
@@ -700,8 +697,8 @@ Status FirewallPolicy::AddRule(const FirewallRule& rule) {
   INetFwRule* r = object.get();
   const std::string& n = rule.name;
   STOCKADE_RETURN_IF_ERROR(PutString(n, "Name", rule.name, [&](BSTR v) { return r->put_Name(v); }));
-  STOCKADE_RETURN_IF_ERROR(PutString(n, "Description", rule.description,
-                                     [&](BSTR v) { return r->put_Description(v); }));
+  STOCKADE_RETURN_IF_ERROR(
+      PutString(n, "Description", rule.description, [&](BSTR v) { return r->put_Description(v); }));
   if (!rule.application_name.empty()) {
     STOCKADE_RETURN_IF_ERROR(PutString(n, "ApplicationName", rule.application_name,
                                        [&](BSTR v) { return r->put_ApplicationName(v); }));
@@ -792,9 +789,10 @@ Status FirewallPolicy::AddRule(const FirewallRule& rule) {
     LONG count = -1;
     impl_->rules->get_Count(&count);
     return Error(ErrorCode::kVerificationFailed,
-                 "INetFwRules::Add('" + n + "') returned S_OK but no rule of that name is listed "
-                 "afterwards (INetFwRules::get_Count = " + std::to_string(count) +
-                 "): the firewall did not store it");
+                 "INetFwRules::Add('" + n +
+                     "') returned S_OK but no rule of that name is listed "
+                     "afterwards (INetFwRules::get_Count = " +
+                     std::to_string(count) + "): the firewall did not store it");
   }
   if (same_name.size() > 1) {
     return Error(ErrorCode::kVerificationFailed,

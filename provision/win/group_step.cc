@@ -40,9 +40,9 @@ Expected<nlohmann::json> GroupStep::CaptureBefore() {
   auto found = LookupLocalAccount(name_);
   if (!found.ok()) return found.error();
   if (found->has_value() && (*found)->use != SidTypeAlias) {
-    return Error(ErrorCode::kAlreadyExists,
-                 "local group " + name_ + ": the name belongs to a " +
-                     SidUseName((*found)->use) + " (" + (*found)->sid.ToString() + ")");
+    return Error(ErrorCode::kAlreadyExists, "local group " + name_ + ": the name belongs to a " +
+                                                SidUseName((*found)->use) + " (" +
+                                                (*found)->sid.ToString() + ")");
   }
   return nlohmann::json{{"existed", found->has_value()}};
 }

@@ -205,7 +205,9 @@ class Bstr {
   }
   // False only when SysAllocString ran out of memory for a non-empty string.
   bool allocated() const { return s_ != nullptr; }
-  std::wstring wstr() const { return s_ == nullptr ? std::wstring() : std::wstring(s_, SysStringLen(s_)); }
+  std::wstring wstr() const {
+    return s_ == nullptr ? std::wstring() : std::wstring(s_, SysStringLen(s_));
+  }
 
  private:
   BSTR s_ = nullptr;

@@ -89,10 +89,10 @@ std::vector<FirewallRule> PlannedRules(const std::string& rule_prefix, const std
     return rule;
   };
   std::vector<FirewallRule> rules;
-  rules.push_back(make("block outbound (non-loopback)", kFwDirectionOut, kFwProtocolAny,
-                       kNonLoopback));
-  rules.push_back(make("block inbound (non-loopback)", kFwDirectionIn, kFwProtocolAny,
-                       kNonLoopback));
+  rules.push_back(
+      make("block outbound (non-loopback)", kFwDirectionOut, kFwProtocolAny, kNonLoopback));
+  rules.push_back(
+      make("block inbound (non-loopback)", kFwDirectionIn, kFwProtocolAny, kNonLoopback));
   const std::string loopback = std::string(kLoopbackV4) + "," + kLoopbackV6;
   const std::string blocked_ports = ComplementPorts(loopback_ports);
   if (!blocked_ports.empty()) {
@@ -119,7 +119,8 @@ Expected<std::unique_ptr<Step>> NetworkRulesStep::Create(const StepSpec& spec) {
   auto prefix = reader.StringOr("rule_prefix", kDefaultRulePrefix);
   if (!prefix.ok()) return prefix.error();
   if (prefix->empty()) return reader.Bad("rule_prefix", "a non-empty string");
-  return std::unique_ptr<Step>(new NetworkRulesStep(spec, *user, std::move(loopback_ports), *prefix));
+  return std::unique_ptr<Step>(
+      new NetworkRulesStep(spec, *user, std::move(loopback_ports), *prefix));
 }
 
 std::string NetworkRulesStep::Describe() const {
@@ -162,7 +163,8 @@ Status NetworkRulesStep::Apply() {
   for (const FirewallRule& rule : *existing) {
     STOCKADE_RETURN_IF_ERROR(policy->RemoveRules(rule.name));
   }
-  const std::vector<FirewallRule> rules = PlannedRules(rule_prefix_, user_, sid->ToString(), ports_);
+  const std::vector<FirewallRule> rules =
+      PlannedRules(rule_prefix_, user_, sid->ToString(), ports_);
   for (const FirewallRule& rule : rules) {
     STOCKADE_RETURN_IF_ERROR(policy->AddRule(rule));
   }
@@ -206,8 +208,8 @@ Status NetworkRulesStep::Undo(const nlohmann::json& before) {
   for (const FirewallRule& rule : *listed) names.insert(rule.name);
   for (const std::string& name : names) STOCKADE_RETURN_IF_ERROR(policy->RemoveRules(name));
   for (const FirewallRule& rule : *previous) STOCKADE_RETURN_IF_ERROR(policy->AddRule(rule));
-  log::Logger()->info("firewall: {} rules of {} removed, {} previous rules restored",
-                      names.size(), user_, previous->size());
+  log::Logger()->info("firewall: {} rules of {} removed, {} previous rules restored", names.size(),
+                      user_, previous->size());
   return OkStatus();
 }
 

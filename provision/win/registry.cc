@@ -129,9 +129,9 @@ Expected<RegValueSnapshot> CaptureRegValue(const std::string& key, const std::st
 
 Status WriteRegValue(const std::string& key, const std::string& value, const RegValue& data) {
   HKEY raw = nullptr;
-  const LONG rc = RegCreateKeyExW(HKEY_LOCAL_MACHINE, Wide(key).c_str(), 0, nullptr,
-                                  REG_OPTION_NON_VOLATILE, KEY_SET_VALUE | kView, nullptr, &raw,
-                                  nullptr);
+  const LONG rc =
+      RegCreateKeyExW(HKEY_LOCAL_MACHINE, Wide(key).c_str(), 0, nullptr, REG_OPTION_NON_VOLATILE,
+                      KEY_SET_VALUE | kView, nullptr, &raw, nullptr);
   if (rc != ERROR_SUCCESS) {
     return Win32Error("RegCreateKeyExW(HKLM\\" + key + ")", static_cast<DWORD>(rc));
   }
@@ -250,7 +250,8 @@ Expected<std::vector<std::string>> RegValueNames(const std::string& key) {
   for (DWORD i = 0;; ++i) {
     wchar_t name[16384];  // the registry's limit for value names
     DWORD length = 16384;
-    const LONG rc = RegEnumValueW(opened->get(), i, name, &length, nullptr, nullptr, nullptr, nullptr);
+    const LONG rc =
+        RegEnumValueW(opened->get(), i, name, &length, nullptr, nullptr, nullptr, nullptr);
     if (rc == ERROR_NO_MORE_ITEMS) break;
     if (rc != ERROR_SUCCESS) {
       return Win32Error("RegEnumValueW(HKLM\\" + key + ")", static_cast<DWORD>(rc));

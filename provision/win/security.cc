@@ -29,12 +29,18 @@ bool HasPlainSid(BYTE type) {
 
 const char* TypeLetters(BYTE type) {
   switch (type) {
-    case ACCESS_ALLOWED_ACE_TYPE: return "A";
-    case ACCESS_DENIED_ACE_TYPE: return "D";
-    case SYSTEM_AUDIT_ACE_TYPE: return "AU";
-    case SYSTEM_ALARM_ACE_TYPE: return "AL";
-    case SYSTEM_MANDATORY_LABEL_ACE_TYPE: return "ML";
-    default: return nullptr;
+    case ACCESS_ALLOWED_ACE_TYPE:
+      return "A";
+    case ACCESS_DENIED_ACE_TYPE:
+      return "D";
+    case SYSTEM_AUDIT_ACE_TYPE:
+      return "AU";
+    case SYSTEM_ALARM_ACE_TYPE:
+      return "AL";
+    case SYSTEM_MANDATORY_LABEL_ACE_TYPE:
+      return "ML";
+    default:
+      return nullptr;
   }
 }
 
@@ -53,8 +59,8 @@ std::string FlagLetters(BYTE flags) {
 // The SDDL of a descriptor's `parts`.
 Expected<std::string> ToSddl(PSECURITY_DESCRIPTOR sd, SECURITY_INFORMATION parts) {
   wchar_t* raw = nullptr;
-  const BOOL ok =
-      ConvertSecurityDescriptorToStringSecurityDescriptorW(sd, SDDL_REVISION_1, parts, &raw, nullptr);
+  const BOOL ok = ConvertSecurityDescriptorToStringSecurityDescriptorW(sd, SDDL_REVISION_1, parts,
+                                                                       &raw, nullptr);
   LocalPtr<wchar_t> owned(raw);
   if (!ok) return LastWin32Error("ConvertSecurityDescriptorToStringSecurityDescriptorW");
   return Utf8(raw);
@@ -66,8 +72,7 @@ Expected<LocalPtr<void>> FromSddl(const std::string& sddl, ErrorCode code) {
       Wide(sddl).c_str(), SDDL_REVISION_1, &raw, nullptr);
   LocalPtr<void> owned(raw);
   if (!ok) {
-    return Win32Error(code,
-                      "ConvertStringSecurityDescriptorToSecurityDescriptorW('" + sddl + "')",
+    return Win32Error(code, "ConvertStringSecurityDescriptorToSecurityDescriptorW('" + sddl + "')",
                       GetLastError());
   }
   return owned;
@@ -144,7 +149,8 @@ Expected<std::vector<Ace>> ReadAces(const ACL* acl) {
   std::size_t offset = sizeof(ACL);
   for (WORD i = 0; i < acl->AceCount; ++i) {
     if (offset + sizeof(ACE_HEADER) > acl->AclSize) {
-      return Error(ErrorCode::kStateCorrupt, "ACL: ACE " + std::to_string(i) + " lies outside the ACL");
+      return Error(ErrorCode::kStateCorrupt,
+                   "ACL: ACE " + std::to_string(i) + " lies outside the ACL");
     }
     ACE_HEADER header;
     std::memcpy(&header, base + offset, sizeof header);
@@ -177,7 +183,8 @@ std::string AceToString(const Ace& ace) {
   std::snprintf(mask, sizeof mask, "0x%lx", static_cast<unsigned long>(ace.mask));
   std::string out = "(";
   out += letters != nullptr ? letters : ("type" + std::to_string(ace.type));
-  out += ";" + FlagLetters(ace.flags) + ";" + mask + ";;;" + (ace.sid.empty() ? "?" : ace.sid) + ")";
+  out +=
+      ";" + FlagLetters(ace.flags) + ";" + mask + ";;;" + (ace.sid.empty() ? "?" : ace.sid) + ")";
   return out;
 }
 
@@ -263,9 +270,9 @@ Expected<SecurityInfo> ReadFileSecurity(const std::string& path, bool with_owner
   if (with_owner) parts |= OWNER_SECURITY_INFORMATION;
   PSID owner = nullptr;
   PACL dacl = nullptr;
-  const DWORD rc = GetNamedSecurityInfoW(Wide(path).c_str(), SE_FILE_OBJECT, parts,
-                                         with_owner ? &owner : nullptr, nullptr, &dacl, nullptr,
-                                         &raw);
+  const DWORD rc =
+      GetNamedSecurityInfoW(Wide(path).c_str(), SE_FILE_OBJECT, parts,
+                            with_owner ? &owner : nullptr, nullptr, &dacl, nullptr, &raw);
   LocalPtr<void> sd(raw);
   if (rc != ERROR_SUCCESS) return Win32Error("GetNamedSecurityInfoW(" + path + ")", rc);
   auto info = Describe(sd.get(), with_owner);
@@ -290,8 +297,7 @@ Expected<std::string> FormatSecuritySddl(const std::string& owner, const std::ve
   if (!SetSecurityDescriptorDacl(&sd, TRUE, acl->get(), FALSE)) {
     return LastWin32Error("SetSecurityDescriptorDacl");
   }
-  if (dacl_protected &&
-      !SetSecurityDescriptorControl(&sd, SE_DACL_PROTECTED, SE_DACL_PROTECTED)) {
+  if (dacl_protected && !SetSecurityDescriptorControl(&sd, SE_DACL_PROTECTED, SE_DACL_PROTECTED)) {
     return LastWin32Error("SetSecurityDescriptorControl");
   }
   SECURITY_INFORMATION parts = DACL_SECURITY_INFORMATION;
@@ -314,8 +320,8 @@ Expected<std::string> CanonicalSddl(const std::string& sddl, SECURITY_INFORMATIO
   return ToSddl(sd->get(), parts);
 }
 
-Status WriteFileSecurity(const std::string& path, const std::vector<Ace>& aces,
-                         bool dacl_protected, const std::optional<Sid>& owner) {
+Status WriteFileSecurity(const std::string& path, const std::vector<Ace>& aces, bool dacl_protected,
+                         const std::optional<Sid>& owner) {
   auto acl = AclBuffer::Build(ExplicitAces(aces));
   if (!acl.ok()) return acl.error().Wrap("SetNamedSecurityInfoW(" + path + ")");
   SECURITY_INFORMATION parts =
@@ -427,7 +433,8 @@ PrivilegeScope::~PrivilegeScope() {
 
 Expected<DWORD> FileAttributes(const std::string& path) {
   const DWORD attributes = GetFileAttributesW(Wide(path).c_str());
-  if (attributes == INVALID_FILE_ATTRIBUTES) return LastWin32Error("GetFileAttributesW(" + path + ")");
+  if (attributes == INVALID_FILE_ATTRIBUTES)
+    return LastWin32Error("GetFileAttributesW(" + path + ")");
   return attributes;
 }
 

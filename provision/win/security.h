@@ -88,11 +88,11 @@ bool NamesAnySid(const std::vector<Ace>& aces, const std::vector<std::string>& s
 
 // What a file's or folder's security descriptor says about ownership and access.
 struct SecurityInfo {
-  std::string owner;           // "S-1-..."; empty when not read
-  bool dacl_present = false;   // a NULL DACL (everyone full access) reads as false
-  bool dacl_protected = false; // SE_DACL_PROTECTED: inheritance from the parent is blocked
-  std::vector<Ace> dacl;       // every ACE, inherited ones included
-  std::string sddl;            // the same as SDDL ("O:...D:P(...)"), for the journal
+  std::string owner;            // "S-1-..."; empty when not read
+  bool dacl_present = false;    // a NULL DACL (everyone full access) reads as false
+  bool dacl_protected = false;  // SE_DACL_PROTECTED: inheritance from the parent is blocked
+  std::vector<Ace> dacl;        // every ACE, inherited ones included
+  std::string sddl;             // the same as SDDL ("O:...D:P(...)"), for the journal
 };
 
 // GetNamedSecurityInfoW(path, SE_FILE_OBJECT): owner (when `with_owner`) and DACL.
@@ -118,8 +118,8 @@ Expected<std::string> CanonicalSddl(const std::string& sddl, SECURITY_INFORMATIO
 // existing children: one call here is one security write of ours, never a walk of the tree.
 // Setting an owner other than the caller's own needs SeRestorePrivilege, enabled here for the
 // call. Errors name SetNamedSecurityInfoW and the path.
-Status WriteFileSecurity(const std::string& path, const std::vector<Ace>& aces,
-                         bool dacl_protected, const std::optional<Sid>& owner = std::nullopt);
+Status WriteFileSecurity(const std::string& path, const std::vector<Ace>& aces, bool dacl_protected,
+                         const std::optional<Sid>& owner = std::nullopt);
 
 // "" when `actual` has the protection flag and exactly the explicit ACEs (in order) of
 // `expected`; otherwise a sentence naming the first difference, for kVerificationFailed.
@@ -146,10 +146,11 @@ class PrivilegeScope {
   ~PrivilegeScope();
 
  private:
-  PrivilegeScope(HANDLE token, LUID luid, bool restore) : token_(token), luid_(luid), restore_(restore) {}
+  PrivilegeScope(HANDLE token, LUID luid, bool restore)
+      : token_(token), luid_(luid), restore_(restore) {}
   HANDLE token_ = nullptr;  // owned
   LUID luid_{};
-  bool restore_ = false;    // true when we enabled it and must disable it again
+  bool restore_ = false;  // true when we enabled it and must disable it again
 };
 
 // Attributes of `path` without following a final reparse point's target.

@@ -49,7 +49,8 @@ Expected<UniqueScHandle> OpenManager(DWORD access) {
 }
 
 // The service, or an invalid handle when it does not exist.
-Expected<UniqueScHandle> OpenServiceIfPresent(SC_HANDLE manager, const std::string& name, DWORD access) {
+Expected<UniqueScHandle> OpenServiceIfPresent(SC_HANDLE manager, const std::string& name,
+                                              DWORD access) {
   UniqueScHandle service(OpenServiceW(manager, Wide(name).c_str(), access));
   if (!service) {
     const DWORD err = GetLastError();
@@ -79,9 +80,12 @@ Expected<ServiceConfig> QueryConfig(SC_HANDLE service, const std::string& name) 
   if (!QueryServiceConfigW(service, config, needed, &needed)) {
     return LastWin32Error("QueryServiceConfigW(" + name + ")");
   }
-  return ServiceConfig{config->dwServiceType,         config->dwStartType,
-                       config->dwErrorControl,        Utf8(config->lpBinaryPathName),
-                       Utf8(config->lpServiceStartName), Utf8(config->lpDisplayName)};
+  return ServiceConfig{config->dwServiceType,
+                       config->dwStartType,
+                       config->dwErrorControl,
+                       Utf8(config->lpBinaryPathName),
+                       Utf8(config->lpServiceStartName),
+                       Utf8(config->lpDisplayName)};
 }
 
 // QueryServiceConfig2W into an aligned buffer.
@@ -103,7 +107,8 @@ Expected<std::vector<std::uint64_t>> QueryConfig2(SC_HANDLE service, const std::
 
 Expected<DWORD> CurrentState(SC_HANDLE service, const std::string& name) {
   SERVICE_STATUS status{};
-  if (!QueryServiceStatus(service, &status)) return LastWin32Error("QueryServiceStatus(" + name + ")");
+  if (!QueryServiceStatus(service, &status))
+    return LastWin32Error("QueryServiceStatus(" + name + ")");
   return status.dwCurrentState;
 }
 
@@ -146,9 +151,10 @@ Expected<std::unique_ptr<Step>> ServiceStep::Create(const StepSpec& spec) {
   }
   auto display = reader.StringOr("display_name", *name);
   if (!display.ok()) return display.error();
-  auto description = reader.StringOr(
-      "description", "Stockade: launches AI agents' commands in restricted process trees and "
-                     "records what they do.");
+  auto description =
+      reader.StringOr("description",
+                      "Stockade: launches AI agents' commands in restricted process trees and "
+                      "records what they do.");
   if (!description.ok()) return description.error();
   auto arguments = reader.Strings("arguments", /*required=*/false);
   if (!arguments.ok()) return arguments.error();
@@ -182,8 +188,8 @@ Expected<std::unique_ptr<Step>> ServiceStep::Create(const StepSpec& spec) {
 }
 
 std::string ServiceStep::Describe() const {
-  return "register the Windows service " + name_ + " (LocalSystem, automatic start): " +
-         command_line_;
+  return "register the Windows service " + name_ +
+         " (LocalSystem, automatic start): " + command_line_;
 }
 
 Expected<nlohmann::json> ServiceStep::CaptureBefore() {
@@ -213,7 +219,8 @@ Status ServiceStep::Apply() {
     // Re-run after a crash, or a service that is already exactly ours: accept only that.
     auto opened = OpenServiceIfPresent(manager->get(), name_, SERVICE_ALL_ACCESS);
     if (!opened.ok()) return opened.error();
-    if (!opened->valid()) return Win32Error("OpenServiceW(" + name_ + ")", ERROR_SERVICE_DOES_NOT_EXIST);
+    if (!opened->valid())
+      return Win32Error("OpenServiceW(" + name_ + ")", ERROR_SERVICE_DOES_NOT_EXIST);
     auto config = QueryConfig(opened->get(), name_);
     if (!config.ok()) return config.error();
     if (config->command_line != command_line_) {
@@ -255,7 +262,8 @@ Status ServiceStep::Apply() {
 Expected<std::string> ServiceStep::Check() {
   auto manager = OpenManager(SC_MANAGER_CONNECT);
   if (!manager.ok()) return manager.error();
-  auto service = OpenServiceIfPresent(manager->get(), name_, SERVICE_QUERY_CONFIG | SERVICE_QUERY_STATUS);
+  auto service =
+      OpenServiceIfPresent(manager->get(), name_, SERVICE_QUERY_CONFIG | SERVICE_QUERY_STATUS);
   if (!service.ok()) return service.error();
   if (!service->valid()) return std::string("service " + name_ + " does not exist");
   auto config = QueryConfig(service->get(), name_);
@@ -278,10 +286,11 @@ Expected<std::string> ServiceStep::Check() {
     return what + " runs as '" + config->account + "', expected LocalSystem";
   }
   if (config->display_name != display_name_) {
-    return what + " is displayed as '" + config->display_name + "', expected '" + display_name_ + "'";
+    return what + " is displayed as '" + config->display_name + "', expected '" + display_name_ +
+           "'";
   }
-  auto description = QueryConfig2(service->get(), name_, SERVICE_CONFIG_DESCRIPTION,
-                                  "SERVICE_CONFIG_DESCRIPTION");
+  auto description =
+      QueryConfig2(service->get(), name_, SERVICE_CONFIG_DESCRIPTION, "SERVICE_CONFIG_DESCRIPTION");
   if (!description.ok()) return description.error();
   const auto* text = reinterpret_cast<const SERVICE_DESCRIPTIONW*>(description->data());
   if (Utf8(text->lpDescription) != description_) {
@@ -302,8 +311,8 @@ Expected<std::string> ServiceStep::Check() {
              actions->lpsaActions[i].Delay == kRestartDelaysMs[i];
     }
     if (!same) {
-      return what + " has " + std::to_string(actions->cActions) +
-             " recovery actions (reset " + std::to_string(actions->dwResetPeriod) +
+      return what + " has " + std::to_string(actions->cActions) + " recovery actions (reset " +
+             std::to_string(actions->dwResetPeriod) +
              " s), expected restart after 5 s, 10 s, 60 s (reset 1 day)";
     }
   }
@@ -323,8 +332,8 @@ Status ServiceStep::Undo(const nlohmann::json& before) {
   if (*existed) return OkStatus();  // accepted as it was: left as it is
   auto manager = OpenManager(SC_MANAGER_CONNECT);
   if (!manager.ok()) return manager.error();
-  auto service = OpenServiceIfPresent(manager->get(), name_,
-                             SERVICE_QUERY_CONFIG | SERVICE_QUERY_STATUS | SERVICE_STOP | DELETE);
+  auto service = OpenServiceIfPresent(
+      manager->get(), name_, SERVICE_QUERY_CONFIG | SERVICE_QUERY_STATUS | SERVICE_STOP | DELETE);
   if (!service.ok()) return service.error();
   if (!service->valid()) return OkStatus();
   auto config = QueryConfig(service->get(), name_);

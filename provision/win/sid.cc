@@ -12,8 +12,7 @@ namespace stockade::provision::win {
 Expected<Sid> Sid::FromString(std::string_view text) {
   // Wine's ConvertStringSidToSidW accepts "" (Windows refuses it with ERROR_INVALID_SID).
   if (text.empty()) {
-    return Win32Error(ErrorCode::kInvalidArgument, "ConvertStringSidToSidW('')",
-                      ERROR_INVALID_SID);
+    return Win32Error(ErrorCode::kInvalidArgument, "ConvertStringSidToSidW('')", ERROR_INVALID_SID);
   }
   PSID raw = nullptr;
   const BOOL ok = ConvertStringSidToSidW(Wide(text).c_str(), &raw);
@@ -61,16 +60,26 @@ bool SameSid(std::string_view a, std::string_view b) {
 
 const char* SidUseName(SID_NAME_USE use) {
   switch (use) {
-    case SidTypeUser: return "user";
-    case SidTypeGroup: return "domain group";
-    case SidTypeDomain: return "domain";
-    case SidTypeAlias: return "local group";
-    case SidTypeWellKnownGroup: return "well-known group";
-    case SidTypeDeletedAccount: return "deleted account";
-    case SidTypeInvalid: return "invalid account";
-    case SidTypeComputer: return "computer";
-    case SidTypeLabel: return "integrity label";
-    default: return "unknown account type";
+    case SidTypeUser:
+      return "user";
+    case SidTypeGroup:
+      return "domain group";
+    case SidTypeDomain:
+      return "domain";
+    case SidTypeAlias:
+      return "local group";
+    case SidTypeWellKnownGroup:
+      return "well-known group";
+    case SidTypeDeletedAccount:
+      return "deleted account";
+    case SidTypeInvalid:
+      return "invalid account";
+    case SidTypeComputer:
+      return "computer";
+    case SidTypeLabel:
+      return "integrity label";
+    default:
+      return "unknown account type";
   }
 }
 
@@ -130,8 +139,8 @@ Expected<std::optional<Account>> LookupAccountBySid(const Sid& sid) {
   if (!ok && GetLastError() == ERROR_INSUFFICIENT_BUFFER) {
     name.resize(name_size);
     domain.resize(domain_size);
-    ok = LookupAccountSidW(nullptr, sid.get(), name.data(), &name_size, domain.data(),
-                           &domain_size, &use);
+    ok = LookupAccountSidW(nullptr, sid.get(), name.data(), &name_size, domain.data(), &domain_size,
+                           &use);
   }
   if (!ok) {
     const DWORD err = GetLastError();

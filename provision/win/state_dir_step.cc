@@ -183,10 +183,9 @@ Status StateDirStep::Undo(const nlohmann::json& before_json) {
   if (before->existed) {
     auto previous = ParseSecuritySddl(before->sddl);
     if (!previous.ok()) return previous.error().Wrap(spec().target);
-    const bool same_dacl =
-        DescribeDaclDifference("", previous->dacl_protected, ExplicitAces(previous->dacl),
-                               *security)
-            .empty();
+    const bool same_dacl = DescribeDaclDifference("", previous->dacl_protected,
+                                                  ExplicitAces(previous->dacl), *security)
+                               .empty();
     const bool same_owner = previous->owner.empty() || SameSid(previous->owner, security->owner);
     if (same_dacl && same_owner) return OkStatus();  // nothing to write
     std::optional<Sid> owner;
@@ -241,7 +240,9 @@ Expected<std::string> StateDirStep::CheckUndone(const nlohmann::json& before_jso
   }
   auto empty = FolderIsEmpty(path_);
   if (!empty.ok()) return empty.error();
-  if (*empty) return std::string("state folder " + path_ + " was created by Stockade and is still there (empty)");
+  if (*empty)
+    return std::string("state folder " + path_ +
+                       " was created by Stockade and is still there (empty)");
   if (NamesAnySid(ExplicitAces(security->dacl), before->sids)) {
     return std::string("state folder " + path_ + " still has ACEs naming the sandbox identities: " +
                        AcesToString(ExplicitAces(security->dacl)));

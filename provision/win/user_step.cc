@@ -85,8 +85,8 @@ Expected<nlohmann::json> UserStep::CaptureBefore() {
     auto found = LookupLocalAccount(name_);
     if (!found.ok()) return found.error();
     if (found->has_value() && (*found)->use != SidTypeUser) {
-      return Error(ErrorCode::kAlreadyExists, "local user " + name_ + ": the name belongs to a " +
-                                                  SidUseName((*found)->use));
+      return Error(ErrorCode::kAlreadyExists,
+                   "local user " + name_ + ": the name belongs to a " + SidUseName((*found)->use));
     }
     auto member = IsMember();
     if (!member.ok()) return member.error();
@@ -131,8 +131,8 @@ Expected<std::string> UserStep::Check() {
   auto user = GetLocalUser(name_);
   if (!user.ok()) return user.error();
   if (!user->has_value()) {
-    return std::string("local user " + name_ + " does not exist (NetUserGetInfo: " +
-                       Win32Message(NERR_UserNotFound) + ")");
+    return std::string("local user " + name_ +
+                       " does not exist (NetUserGetInfo: " + Win32Message(NERR_UserNotFound) + ")");
   }
   auto found = LookupLocalAccount(name_);
   if (!found.ok()) return found.error();
@@ -151,8 +151,8 @@ Expected<std::string> UserStep::Check() {
                        std::to_string(USER_PRIV_USER) + ")");
   }
   if ((info.flags & kRequiredFlags) != kRequiredFlags || (info.flags & UF_ACCOUNTDISABLE) != 0) {
-    return std::string("local user " + name_ + " has flags " + Hex(info.flags) +
-                       ", expected " + Hex(kRequiredFlags) + " set and UF_ACCOUNTDISABLE clear");
+    return std::string("local user " + name_ + " has flags " + Hex(info.flags) + ", expected " +
+                       Hex(kRequiredFlags) + " set and UF_ACCOUNTDISABLE clear");
   }
   auto members = LocalGroupMembers(group_);
   if (!members.ok()) {
@@ -170,7 +170,8 @@ Expected<std::string> UserStep::Check() {
     auto value = ReadRegValue(kHiddenUsersKey, name_);
     if (!value.ok()) return value.error();
     DWORD data = 1;
-    if (!value->has_value() || (*value)->type != REG_DWORD || (*value)->data.size() != sizeof data) {
+    if (!value->has_value() || (*value)->type != REG_DWORD ||
+        (*value)->data.size() != sizeof data) {
       return std::string("HKLM\\" + std::string(kHiddenUsersKey) + "\\" + name_ +
                          " is not a DWORD: the account is shown on the logon screen");
     }
@@ -220,7 +221,8 @@ Expected<std::string> UserStep::CheckUndone(const nlohmann::json& before) {
   if (!*existed) {
     auto user = GetLocalUser(name_);
     if (!user.ok()) return user.error();
-    if (user->has_value()) return std::string("local user " + name_ + " still exists (NetUserGetInfo)");
+    if (user->has_value())
+      return std::string("local user " + name_ + " still exists (NetUserGetInfo)");
     auto found = LookupLocalAccount(name_);
     if (!found.ok()) return found.error();
     if (found->has_value()) {
@@ -233,8 +235,7 @@ Expected<std::string> UserStep::CheckUndone(const nlohmann::json& before) {
     if (*is_member != *member) {
       return std::string("local user " + name_ +
                          (*is_member ? " is a member of " + group_ + " but was not before"
-                                     : " is no longer a member of " + group_ +
-                                           " but was before"));
+                                     : " is no longer a member of " + group_ + " but was before"));
     }
   }
   auto hidden = reader.Member("hidden");

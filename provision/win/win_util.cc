@@ -38,19 +38,30 @@ namespace {
 // provisioner can meet deserve a readable text without loading another module.
 const char* NetApiText(DWORD code) {
   switch (code) {
-    case NERR_InternalError: return "an internal error occurred in the NetApi";
-    case NERR_BadUsername: return "the user name or group name parameter is invalid";
-    case NERR_GroupNotFound: return "the group name could not be found";
-    case NERR_UserNotFound: return "the user name could not be found";
-    case NERR_GroupExists: return "the group already exists";
-    case NERR_UserExists: return "the user account already exists";
-    case NERR_UserInGroup: return "the user already belongs to this group";
-    case NERR_UserNotInGroup: return "the user does not belong to this group";
+    case NERR_InternalError:
+      return "an internal error occurred in the NetApi";
+    case NERR_BadUsername:
+      return "the user name or group name parameter is invalid";
+    case NERR_GroupNotFound:
+      return "the group name could not be found";
+    case NERR_UserNotFound:
+      return "the user name could not be found";
+    case NERR_GroupExists:
+      return "the group already exists";
+    case NERR_UserExists:
+      return "the user account already exists";
+    case NERR_UserInGroup:
+      return "the user already belongs to this group";
+    case NERR_UserNotInGroup:
+      return "the user does not belong to this group";
     case NERR_PasswordTooShort:
       return "the password does not meet the password policy requirements";
-    case NERR_InvalidComputer: return "the computer name is invalid";
-    case NERR_NotPrimary: return "the operation is allowed only on the primary domain controller";
-    default: return nullptr;
+    case NERR_InvalidComputer:
+      return "the computer name is invalid";
+    case NERR_NotPrimary:
+      return "the operation is allowed only on the primary domain controller";
+    default:
+      return nullptr;
   }
 }
 
@@ -65,8 +76,8 @@ std::string Win32Message(DWORD code) {
   std::string text;
   if (n > 0 && buffer != nullptr) text = Utf8(std::wstring_view(buffer, n));
   if (buffer != nullptr) LocalFree(buffer);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' ||
-                           text.back() == '.')) {
+  while (!text.empty() &&
+         (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' || text.back() == '.')) {
     text.pop_back();
   }
   if (text.empty()) {
@@ -138,8 +149,7 @@ Error HresultError(std::string_view what, HRESULT hr) {
 
 Error HresultError(ErrorCode code, std::string_view what, HRESULT hr) {
   return Error(code, std::string(what) + ": " + Win32Message(static_cast<DWORD>(hr)),
-               OsErrorKind::kHresult,
-               static_cast<std::int64_t>(static_cast<std::uint32_t>(hr)));
+               OsErrorKind::kHresult, static_cast<std::int64_t>(static_cast<std::uint32_t>(hr)));
 }
 
 bool RunningUnderWine() {

@@ -115,7 +115,8 @@ Expected<std::unique_ptr<Step>> WorkspaceGrantStep::Create(const StepSpec& spec)
                                      : paths::JoinWithin(*root, entry, kStyle);
     if (!full.ok()) return full.error().Wrap(spec.kind + " params 'protected'");
     if (!paths::IsWithin(*full, *root, kStyle) || paths::Equal(*full, *root, kStyle)) {
-      return reader.Bad("protected", "paths strictly inside '" + *root + "' ('" + entry + "' is not)");
+      return reader.Bad("protected",
+                        "paths strictly inside '" + *root + "' ('" + entry + "' is not)");
     }
     protected_paths.push_back(*full);
   }
@@ -148,7 +149,8 @@ Expected<nlohmann::json> WorkspaceGrantStep::CaptureBefore() {
   STOCKADE_RETURN_IF_ERROR(RefuseReparsePoint(root_, "workspace"));
   auto root = ReadFileSecurity(root_, /*with_owner=*/false);
   if (!root.ok()) return root.error();
-  nlohmann::json before{{"root", root->sddl}, {"sids", nlohmann::json::array()},
+  nlohmann::json before{{"root", root->sddl},
+                        {"sids", nlohmann::json::array()},
                         {"protected", nlohmann::json::array()}};
   for (const Sid& sid : *sids) before["sids"].push_back(sid.ToString());
   for (const std::string& path : protected_) {

@@ -69,8 +69,8 @@ Status WriteSidStep::Apply() {
   if (!account.ok()) return account.error();
   if (account->has_value()) {
     return Error(ErrorCode::kAlreadyExists,
-                 "write SID " + sid_ + " is the SID of the existing account " +
-                     (*account)->domain + "\\" + (*account)->name +
+                 "write SID " + sid_ + " is the SID of the existing account " + (*account)->domain +
+                     "\\" + (*account)->name +
                      ": refused, a synthetic SID must not alias a real principal");
   }
   STOCKADE_RETURN_IF_ERROR(WriteRegString(key_, value_, sid_));
@@ -84,7 +84,8 @@ Expected<std::string> WriteSidStep::Check() {
   const std::string where = "HKLM\\" + key_ + "\\" + value_;
   if (!stored->has_value()) return std::string(where + " does not exist");
   if ((*stored)->type != REG_SZ) {
-    return std::string(where + " has type " + std::to_string((*stored)->type) + ", expected REG_SZ");
+    return std::string(where + " has type " + std::to_string((*stored)->type) +
+                       ", expected REG_SZ");
   }
   auto text = RegValueText(**stored);
   if (!text.has_value() || *text != sid_) {

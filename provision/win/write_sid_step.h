@@ -32,8 +32,8 @@ Expected<std::string> GenerateWriteSid();
 
 // The SID persisted by an earlier apply, for the planner to reuse (nullopt when none is stored).
 // Errors: kStateCorrupt when the value is there but not a synthetic SID string.
-Expected<std::optional<std::string>> ReadPersistedWriteSid(const std::string& key = kStockadeKey,
-                                                           const std::string& value = kWriteSidValue);
+Expected<std::optional<std::string>> ReadPersistedWriteSid(
+    const std::string& key = kStockadeKey, const std::string& value = kWriteSidValue);
 
 class WriteSidStep : public CheckedStep {
  public:

@@ -5,7 +5,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 #include <gtest/gtest.h>
 
 #include "provision/linux/acl_grant_step.h"
@@ -423,6 +425,57 @@ TEST_F(LinuxAclGrantTest, SymlinksInThePathAreRefusedAndNothingChanges) {
                                      {{"path", ws_}, {"users", {"x"}},
                                       {"protected", {"{workspace}/.git"}}}})
                    .ok());
+}
+
+// A hostile tree: while grants and revokes walk it, a directory is swapped for a symlink to a
+// folder outside the workspace, again and again. Nothing outside may ever be touched.
+TEST_F(LinuxAclGrantTest, ADirectorySwappedForASymlinkMidWalkIsNeverFollowed) {
+  const std::string race = ws_ + "/race";
+  MakeDir(race);
+  for (int i = 0; i < 200; ++i) WriteFile(race + "/f" + std::to_string(i), 0644);
+  // Many siblings: the walk reads a directory in batches and then works through them, so the
+  // entry "race" is seen as a directory well before it is opened, which is the window a
+  // path-following walker would lose in.
+  for (int i = 0; i < 3000; ++i) WriteFile(ws_ + "/n" + std::to_string(i), 0644);
+  MakeDir(outside_ + "/inner");
+  for (int i = 0; i < 50; ++i) WriteFile(outside_ + "/inner/g" + std::to_string(i), 0644);
+  const std::string outside_before = AclAndModeSnapshot(outside_);
+  std::atomic<bool> stop{false};
+  std::atomic<int> swaps{0};
+  std::thread swapper([&]() {
+    const std::string parked = ws_ + "/race.parked";
+    while (!stop.load()) {
+      if (rename(race.c_str(), parked.c_str()) != 0) continue;
+      (void)!symlink(outside_.c_str(), race.c_str());
+      usleep(200);
+      unlink(race.c_str());
+      rename(parked.c_str(), race.c_str());
+      ++swaps;
+      usleep(100);
+    }
+  });
+  auto step = Make(Spec(ws_));
+  for (int round = 0; round < 10; ++round) {
+    auto before = step->CaptureBefore();
+    if (!before.ok()) continue;  // a walk may fail when a folder vanishes mid-read
+    (void)step->Apply();
+    // Checked after every grant, not only at the end: a revoke that followed the link too
+    // would otherwise hide what the grant did.
+    UniqueFd out(open(outside_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    TreeStats stats;
+    auto leaked = FindAclEntries(out.get(), {offline_.uid}, {}, false, 10, &stats);
+    ASSERT_TRUE(leaked.ok());
+    EXPECT_TRUE(leaked->empty()) << "round " << round << ": the grant reached "
+                                 << (leaked->empty() ? "" : leaked->front().relpath);
+    (void)step->Undo(*before);
+  }
+  stop = true;
+  swapper.join();
+  EXPECT_GT(swaps.load(), 10);
+  EXPECT_EQ(AclAndModeSnapshot(outside_), outside_before) << "a walk followed the symlink";
+  struct stat st;
+  ASSERT_EQ(lstat(race.c_str(), &st), 0);
+  ASSERT_TRUE(S_ISDIR(st.st_mode));
 }
 
 TEST_F(LinuxAclGrantTest, MissingUsersMeanNotAppliedRatherThanAnError) {

@@ -1,5 +1,6 @@
 // kind::kAuditPolicy, kind::kService, the residue scan and the step registry.
 #include <windows.h>
+// windows.h first: the headers below rely on its types.
 #include <ntsecapi.h>
 #include <shellapi.h>
 
@@ -48,7 +49,8 @@ TEST(WinAuditPolicyStep, RealWindowsAuditsFailuresAndRestoresThePreviousPolicy) 
   Status applied = step->Apply();
   if (!applied.ok()) {
     Status undone = step->Undo(*before);
-    FAIL() << applied.error().ToString() << (undone.ok() ? "" : "; undo: " + undone.error().ToString());
+    FAIL() << applied.error().ToString()
+           << (undone.ok() ? "" : "; undo: " + undone.error().ToString());
   }
   Status verified = step->Verify();
   EXPECT_TRUE(verified.ok()) << verified.error().ToString();
@@ -189,11 +191,10 @@ TEST_F(ServiceStepTest, RecoveryActionsVerifyOnWindowsAndAreReportedUnreadableUn
 TEST_F(ServiceStepTest, AServiceThatIsNotOursIsNeitherTakenOverNorDeleted) {
   UniqueScHandle manager(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_ALL_ACCESS));
   ASSERT_TRUE(manager);
-  UniqueScHandle foreign(CreateServiceW(manager.get(), Wide(name_).c_str(), L"Other",
-                                        SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS,
-                                        SERVICE_DEMAND_START, SERVICE_ERROR_NORMAL,
-                                        L"\"C:\\Other\\other.exe\"", nullptr, nullptr, nullptr,
-                                        nullptr, nullptr));
+  UniqueScHandle foreign(
+      CreateServiceW(manager.get(), Wide(name_).c_str(), L"Other", SERVICE_ALL_ACCESS,
+                     SERVICE_WIN32_OWN_PROCESS, SERVICE_DEMAND_START, SERVICE_ERROR_NORMAL,
+                     L"\"C:\\Other\\other.exe\"", nullptr, nullptr, nullptr, nullptr, nullptr));
   ASSERT_TRUE(foreign) << GetLastError();
   foreign.reset();
   auto step = MakeStep(Spec(kind::kService, "service", Params(false)));
@@ -233,11 +234,10 @@ TEST(WinResidue, FindsWhatIsLeftAndNothingOnceItIsGone) {
   STOCKADE_ASSERT_OK(WriteRegDword(kHiddenUsersKey, prefix + "-offline", 0));
   STOCKADE_ASSERT_OK(WriteRegDword(key, "WriteSid", 1));
   UniqueScHandle manager(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_ALL_ACCESS));
-  UniqueScHandle service(CreateServiceW(manager.get(), Wide(service_name).c_str(), L"t",
-                                        SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS,
-                                        SERVICE_DEMAND_START, SERVICE_ERROR_NORMAL,
-                                        L"\"C:\\t.exe\"", nullptr, nullptr, nullptr, nullptr,
-                                        nullptr));
+  UniqueScHandle service(
+      CreateServiceW(manager.get(), Wide(service_name).c_str(), L"t", SERVICE_ALL_ACCESS,
+                     SERVICE_WIN32_OWN_PROCESS, SERVICE_DEMAND_START, SERVICE_ERROR_NORMAL,
+                     L"\"C:\\t.exe\"", nullptr, nullptr, nullptr, nullptr, nullptr));
   ASSERT_TRUE(service);
 
   auto dirty = ScanResidue(query);

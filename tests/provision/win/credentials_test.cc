@@ -38,7 +38,8 @@ void ExpectSame(const CredentialMap& a, const CredentialMap& b) {
 
 std::vector<std::string> FilesIn(const std::string& folder) {
   std::vector<std::string> names;
-  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(Wide(folder)))) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::filesystem::path(Wide(folder)))) {
     names.push_back(Utf8(entry.path().filename().wstring()));
   }
   std::sort(names.begin(), names.end());
@@ -151,13 +152,13 @@ TEST(WinCredentialsStep, DaclDeniesTheSandboxAndAdmitsOnlySystemAndAdministrator
 TEST(WinCredentialsStep, ParamsAreValidated) {
   StepRegistry registry;
   RegisterPlatformSteps(registry);
-  for (const nlohmann::json& params : {
-           nlohmann::json{{"users", {"a"}}, {"group", "g"}},
-           nlohmann::json{{"path", "C:\\x"}, {"users", nlohmann::json::array()}, {"group", "g"}},
-           nlohmann::json{{"path", "C:\\x"}, {"users", {"a", "a"}}, {"group", "g"}},
-           nlohmann::json{{"path", "C:\\x"}, {"users", {"a"}}},
-           nlohmann::json{{"path", "C:\\x"}, {"users", {"a"}}, {"group", "g"},
-                          {"password_length", 8}}}) {
+  for (const nlohmann::json& params :
+       {nlohmann::json{{"users", {"a"}}, {"group", "g"}},
+        nlohmann::json{{"path", "C:\\x"}, {"users", nlohmann::json::array()}, {"group", "g"}},
+        nlohmann::json{{"path", "C:\\x"}, {"users", {"a", "a"}}, {"group", "g"}},
+        nlohmann::json{{"path", "C:\\x"}, {"users", {"a"}}},
+        nlohmann::json{
+            {"path", "C:\\x"}, {"users", {"a"}}, {"group", "g"}, {"password_length", 8}}}) {
     auto step = registry.Create(Spec(kind::kCredentials, "credentials", params));
     ASSERT_FALSE(step.ok()) << params.dump();
     EXPECT_EQ(step.error().code(), ErrorCode::kInvalidArgument);
@@ -197,9 +198,9 @@ TEST(WinCredentialsStep, RealWindowsStoresWorkingPasswordsUnderAProtectedDacl) {
   auto stored = ReadCredentialFile(path);
   STOCKADE_ASSERT_OK(stored);
   HANDLE token = nullptr;
-  const BOOL logged_on = LogonUserW(Wide(offline).c_str(), L".",
-                                    Wide(stored->at(offline).value()).c_str(),
-                                    LOGON32_LOGON_NETWORK, LOGON32_PROVIDER_DEFAULT, &token);
+  const BOOL logged_on =
+      LogonUserW(Wide(offline).c_str(), L".", Wide(stored->at(offline).value()).c_str(),
+                 LOGON32_LOGON_NETWORK, LOGON32_PROVIDER_DEFAULT, &token);
   const DWORD logon_error = logged_on ? 0 : GetLastError();
   if (token != nullptr) CloseHandle(token);
   EXPECT_NE(logon_error, static_cast<DWORD>(ERROR_LOGON_FAILURE));

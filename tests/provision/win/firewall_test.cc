@@ -1,12 +1,13 @@
 // Firewall rules: the normalisation the read-back relies on (pure, real everywhere), what Wine's
 // stub firewall is detected doing, and -- on Windows -- that the rules really block.
+#include "provision/win/firewall.h"
+
 #include <winsock2.h>
 #include <ws2tcpip.h>
 
 #include <thread>
 
 #include "gtest/gtest.h"
-#include "provision/win/firewall.h"
 #include "provision/win/network_rules_step.h"
 #include "provision/win/sid.h"
 #include "tests/provision/win/win_steps_test_support.h"
@@ -79,8 +80,9 @@ TEST(WinFirewallRules, PlannedRulesBlockEverythingButTheAllowedLoopbackPorts) {
   }
   EXPECT_EQ(rules[0].direction, kFwDirectionOut);
   EXPECT_EQ(rules[0].protocol, kFwProtocolAny);
-  EXPECT_EQ(Addresses(rules[0].remote_addresses.c_str()),
-            Addresses("0.0.0.0-126.255.255.255,128.0.0.0/1,::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+  EXPECT_EQ(
+      Addresses(rules[0].remote_addresses.c_str()),
+      Addresses("0.0.0.0-126.255.255.255,128.0.0.0/1,::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
   EXPECT_EQ(rules[1].direction, kFwDirectionIn);
   EXPECT_EQ(rules[2].protocol, kFwProtocolTcp);
   EXPECT_EQ(rules[2].remote_ports, "1-3127,3129-65535");
@@ -168,9 +170,9 @@ TEST(WinFirewallPolicy, UnderWineAUserScopedRuleIsRefusedBeforeAnythingIsAdded) 
 TEST(WinNetworkRulesStep, UnderWineApplyFailsClearlyVerifyFailsAndUndoIsClean) {
   STOCKADE_ONLY_UNDER_WINE("the firewall COM objects are stubs");
   const std::string prefix = "StockadeTest" + testing::UniqueName("");
-  auto step = MakeStep(Spec(kind::kNetworkRules, "firewall",
-                            {{"user", "Guests"}, {"loopback_ports", {3128}},
-                             {"rule_prefix", prefix}}));
+  auto step =
+      MakeStep(Spec(kind::kNetworkRules, "firewall",
+                    {{"user", "Guests"}, {"loopback_ports", {3128}}, {"rule_prefix", prefix}}));
   ASSERT_NE(step, nullptr);
   auto before = step->CaptureBefore();
   ASSERT_TRUE(before.ok()) << before.error().ToString();
@@ -260,7 +262,8 @@ TEST(WinNetworkRulesStep, RealWindowsRulesBlockTheScopedUserExceptAllowedLoopbac
   Status applied = step->Apply();
   if (!applied.ok()) {
     Status undone = step->Undo(*before);
-    FAIL() << applied.error().ToString() << (undone.ok() ? "" : "; undo: " + undone.error().ToString());
+    FAIL() << applied.error().ToString()
+           << (undone.ok() ? "" : "; undo: " + undone.error().ToString());
   }
   STOCKADE_EXPECT_OK(step->Verify());
   EXPECT_TRUE(Connects(allowed)) << "the allowed loopback port must stay reachable";

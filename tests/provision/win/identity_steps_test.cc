@@ -3,6 +3,7 @@
 // that undo still restores what is real there (the logon-screen registry value). The real
 // creation is tested on Windows and reported skipped under Wine.
 #include <windows.h>
+// windows.h first: lm.h relies on its types.
 #include <lm.h>
 
 #include <cstring>
@@ -125,8 +126,8 @@ TEST(WinIdentitySteps, ParamsAreValidated) {
       {kind::kGroup, nlohmann::json::object()},
       {kind::kGroup, {{"name", "a/b"}}},
       {kind::kGroup, {{"name", "..."}}},
-      {kind::kUser, {{"name", "x"}}},                                           // no group
-      {kind::kUser, {{"name", "twenty-one-characters"}, {"group", "g"}}},       // 21 > 20
+      {kind::kUser, {{"name", "x"}}},                                      // no group
+      {kind::kUser, {{"name", "twenty-one-characters"}, {"group", "g"}}},  // 21 > 20
       {kind::kUser, {{"name", "a@b"}, {"group", "g"}}},
       {kind::kUser, {{"name", "ok"}, {"group", "g"}, {"hidden", "yes"}}},
   };

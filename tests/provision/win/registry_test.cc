@@ -1,11 +1,12 @@
 // HKLM registry snapshots: capture, change, restore exactly. The registry is real under Wine (and
 // persistent in the prefix), so these run for real on both.
+#include "provision/win/registry.h"
+
 #include <windows.h>
 
 #include <cstring>
 
 #include "gtest/gtest.h"
-#include "provision/win/registry.h"
 #include "tests/provision/win/win_steps_test_support.h"
 
 namespace stockade::provision::win {

@@ -1,6 +1,7 @@
 // SIDs, ACEs, ACLs and SDDL: the conversions the steps journal their before-states with. These
 // are real under Wine (advapi32's SID and SDDL code), so every assertion here runs for real.
 #include <windows.h>
+// windows.h first: sddl.h relies on its types.
 #include <sddl.h>
 
 #include <set>
@@ -15,8 +16,8 @@ namespace stockade::provision::win {
 namespace {
 
 TEST(WinSid, ParsesAndFormatsAccountAndAliasSids) {
-  for (const char* text : {"S-1-5-18", "S-1-5-32-544", "S-1-5-21-1-2-3-4",
-                           "S-1-5-21-4294967295-0-123456789-1001"}) {
+  for (const char* text :
+       {"S-1-5-18", "S-1-5-32-544", "S-1-5-21-1-2-3-4", "S-1-5-21-4294967295-0-123456789-1001"}) {
     auto sid = Sid::FromString(text);
     ASSERT_TRUE(sid.ok()) << text;
     EXPECT_EQ(sid->ToString(), text);
@@ -47,10 +48,10 @@ TEST(WinSid, RejectsMalformedSids) {
 TEST(WinSid, SyntheticWriteSidShape) {
   EXPECT_TRUE(IsSyntheticWriteSid("S-1-5-21-1-2-3-4"));
   EXPECT_TRUE(IsSyntheticWriteSid("S-1-5-21-4294967295-0-0-4294967295"));
-  EXPECT_FALSE(IsSyntheticWriteSid("S-1-5-21-1-2-3"));            // three values: a domain SID
-  EXPECT_FALSE(IsSyntheticWriteSid("S-1-5-21-1-2-3-4-5"));        // five
-  EXPECT_FALSE(IsSyntheticWriteSid("S-1-5-21-01-2-3-4"));         // a second spelling
-  EXPECT_FALSE(IsSyntheticWriteSid("S-1-5-21-4294967296-2-3-4")); // over 32 bits
+  EXPECT_FALSE(IsSyntheticWriteSid("S-1-5-21-1-2-3"));             // three values: a domain SID
+  EXPECT_FALSE(IsSyntheticWriteSid("S-1-5-21-1-2-3-4-5"));         // five
+  EXPECT_FALSE(IsSyntheticWriteSid("S-1-5-21-01-2-3-4"));          // a second spelling
+  EXPECT_FALSE(IsSyntheticWriteSid("S-1-5-21-4294967296-2-3-4"));  // over 32 bits
   EXPECT_FALSE(IsSyntheticWriteSid("S-1-5-32-544"));
   EXPECT_FALSE(IsSyntheticWriteSid("S-1-5-21--1-2-3"));
   const std::uint32_t values[4] = {7, 0, 4294967295u, 42};
@@ -211,8 +212,8 @@ TEST(WinSddl, DaclDifferencesAreNamed) {
   const std::string difference = DescribeDaclDifference("folder", true, expected->dacl, *other);
   EXPECT_NE(difference.find("explicit ACEs"), std::string::npos) << difference;
   EXPECT_NE(difference.find("(D;OICI;0xd0156;;;S-1-5-32-546)"), std::string::npos) << difference;
-  EXPECT_TRUE(HasAce(expected->dacl, ACCESS_DENIED_ACE_TYPE, kInheritToAll, kWriteRightsMask, "BG",
-                     true));
+  EXPECT_TRUE(
+      HasAce(expected->dacl, ACCESS_DENIED_ACE_TYPE, kInheritToAll, kWriteRightsMask, "BG", true));
   EXPECT_FALSE(HasAce(expected->dacl, ACCESS_ALLOWED_ACE_TYPE, 0, kFullAccessMask, "BG", true));
   EXPECT_TRUE(NamesAnySid(expected->dacl, {"S-1-5-32-546"}));
   EXPECT_FALSE(NamesAnySid(expected->dacl, {"S-1-5-21-1-2-3-4"}));

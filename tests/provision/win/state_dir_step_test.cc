@@ -1,5 +1,7 @@
 // kind::kStateDir. Creating and removing the folder is real under Wine; its DACL is not stored
 // there, which Verify must detect. The persisted DACL is tested on Windows.
+#include "provision/win/state_dir_step.h"
+
 #include <windows.h>
 
 #include <filesystem>
@@ -8,7 +10,6 @@
 #include "gtest/gtest.h"
 #include "provision/win/security.h"
 #include "provision/win/sid.h"
-#include "provision/win/state_dir_step.h"
 #include "tests/provision/win/win_steps_test_support.h"
 
 namespace stockade::provision::win {
@@ -89,7 +90,8 @@ TEST(WinStateDirStep, AnExistingFolderGetsItsSecurityBack) {
 
 TEST(WinStateDirStep, RefusesALink) {
   const std::string link = testing::TestDataSymlink();
-  if (link.empty()) GTEST_SKIP() << "the checkout did not keep tests/data/provision-win/reparse-link";
+  if (link.empty())
+    GTEST_SKIP() << "the checkout did not keep tests/data/provision-win/reparse-link";
   auto step = StateDir(link, "Guests");
   auto before = step->CaptureBefore();
   ASSERT_FALSE(before.ok());

@@ -86,34 +86,34 @@ std::string TestDataSymlink();
 }  // namespace stockade::provision::win::testing
 
 // Asserts / expects that a Status or Expected is OK, printing its error otherwise.
-#define STOCKADE_ASSERT_OK(expr)                                                      \
-  do {                                                                                \
-    const auto& stockade_result_ = (expr);                                            \
+#define STOCKADE_ASSERT_OK(expr)                                                                \
+  do {                                                                                          \
+    const auto& stockade_result_ = (expr);                                                      \
     ASSERT_TRUE(stockade_result_.ok()) << #expr << ": " << stockade_result_.error().ToString(); \
   } while (false)
-#define STOCKADE_EXPECT_OK(expr)                                                      \
-  do {                                                                                \
-    const auto& stockade_result_ = (expr);                                            \
+#define STOCKADE_EXPECT_OK(expr)                                                                \
+  do {                                                                                          \
+    const auto& stockade_result_ = (expr);                                                      \
     EXPECT_TRUE(stockade_result_.ok()) << #expr << ": " << stockade_result_.error().ToString(); \
   } while (false)
 
 // Skips the rest of the test under Wine, saying which real-Windows behaviour it needs.
-#define STOCKADE_SKIP_UNDER_WINE(reason)                                              \
-  do {                                                                                \
-    if (::stockade::provision::win::testing::UnderWine()) {                           \
-      GTEST_SKIP() << "needs real Windows: " << (reason);                             \
-    }                                                                                 \
-    if (!::stockade::provision::win::testing::Elevated()) {                           \
-      GTEST_SKIP() << "needs an elevated (administrator) token";                      \
-    }                                                                                 \
+#define STOCKADE_SKIP_UNDER_WINE(reason)                         \
+  do {                                                           \
+    if (::stockade::provision::win::testing::UnderWine()) {      \
+      GTEST_SKIP() << "needs real Windows: " << (reason);        \
+    }                                                            \
+    if (!::stockade::provision::win::testing::Elevated()) {      \
+      GTEST_SKIP() << "needs an elevated (administrator) token"; \
+    }                                                            \
   } while (false)
 
 // Skips the rest of the test on real Windows: it asserts what Wine's stubs do.
-#define STOCKADE_ONLY_UNDER_WINE(reason)                                              \
-  do {                                                                                \
-    if (!::stockade::provision::win::testing::UnderWine()) {                          \
-      GTEST_SKIP() << "asserts Wine's behaviour: " << (reason);                       \
-    }                                                                                 \
+#define STOCKADE_ONLY_UNDER_WINE(reason)                        \
+  do {                                                          \
+    if (!::stockade::provision::win::testing::UnderWine()) {    \
+      GTEST_SKIP() << "asserts Wine's behaviour: " << (reason); \
+    }                                                           \
   } while (false)
 
 #endif  // STOCKADE_TESTS_PROVISION_WIN_WIN_STEPS_TEST_SUPPORT_H_

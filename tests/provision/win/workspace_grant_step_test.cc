@@ -1,6 +1,8 @@
 // kind::kWorkspaceGrant. Under Wine the ACEs are not stored: Verify must say so. On Windows the
 // grant is checked end to end, including that children inherit the ACE without this code
 // walking the tree, and that a second grant makes no security write at all.
+#include "provision/win/workspace_grant_step.h"
+
 #include <windows.h>
 
 #include <filesystem>
@@ -8,7 +10,6 @@
 
 #include "gtest/gtest.h"
 #include "provision/win/security.h"
-#include "provision/win/workspace_grant_step.h"
 #include "provision/win/write_sid_step.h"
 #include "tests/provision/win/win_steps_test_support.h"
 
@@ -75,7 +76,8 @@ TEST_F(WorkspaceGrantTest, UnderWineTheGrantIsDetectedAsNotStored) {
 
 TEST_F(WorkspaceGrantTest, RefusesALinkedWorkspace) {
   const std::string link = testing::TestDataSymlink();
-  if (link.empty()) GTEST_SKIP() << "the checkout did not keep tests/data/provision-win/reparse-link";
+  if (link.empty())
+    GTEST_SKIP() << "the checkout did not keep tests/data/provision-win/reparse-link";
   WorkspaceGrantStep* step = Make({{"path", link}, {"sid", sid_}});
   auto before = step->CaptureBefore();
   ASSERT_FALSE(before.ok());
@@ -93,15 +95,16 @@ TEST_F(WorkspaceGrantTest, ProtectedPathsMustLieInsideTheRoot) {
   for (const nlohmann::json& bad_protected :
        {nlohmann::json{"..\\elsewhere"}, nlohmann::json{"C:\\Windows"}, nlohmann::json{"."},
         nlohmann::json{root_}}) {
-    auto step = registry.Create(
-        Spec(kind::kWorkspaceGrant, "grant", {{"path", root_}, {"sid", sid_}, {"protected", bad_protected}}));
+    auto step =
+        registry.Create(Spec(kind::kWorkspaceGrant, "grant",
+                             {{"path", root_}, {"sid", sid_}, {"protected", bad_protected}}));
     ASSERT_FALSE(step.ok()) << bad_protected.dump();
   }
-  auto relative_root = registry.Create(Spec(kind::kWorkspaceGrant, "grant",
-                                            {{"path", "project"}, {"sid", sid_}}));
+  auto relative_root =
+      registry.Create(Spec(kind::kWorkspaceGrant, "grant", {{"path", "project"}, {"sid", sid_}}));
   ASSERT_FALSE(relative_root.ok());
-  auto bad_sid = registry.Create(Spec(kind::kWorkspaceGrant, "grant",
-                                      {{"path", root_}, {"sid", "nobody"}}));
+  auto bad_sid =
+      registry.Create(Spec(kind::kWorkspaceGrant, "grant", {{"path", root_}, {"sid", "nobody"}}));
   ASSERT_FALSE(bad_sid.ok());
   EXPECT_EQ(bad_sid.error().code(), ErrorCode::kInvalidArgument);
 }

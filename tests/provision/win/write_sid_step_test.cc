@@ -1,11 +1,12 @@
 // kind::kWriteSid: a registry step, real under Wine -- create, read back, undo to the exact
 // previous state, undo twice.
+#include "provision/win/write_sid_step.h"
+
 #include <windows.h>
 
 #include "gtest/gtest.h"
 #include "provision/win/registry.h"
 #include "provision/win/sid.h"
-#include "provision/win/write_sid_step.h"
 #include "tests/provision/win/win_steps_test_support.h"
 
 namespace stockade::provision::win {
@@ -129,7 +130,8 @@ TEST_F(WriteSidStepTest, RefusesASidThatBelongsToAnAccount) {
   auto user = Sid::FromPsid(reinterpret_cast<TOKEN_USER*>(buffer)->User.Sid);
   STOCKADE_ASSERT_OK(user);
   if (!IsSyntheticWriteSid(user->ToString())) {
-    GTEST_SKIP() << "the test user's SID " << user->ToString() << " is not of the S-1-5-21-a-b-c-d form";
+    GTEST_SKIP() << "the test user's SID " << user->ToString()
+                 << " is not of the S-1-5-21-a-b-c-d form";
   }
   sid_ = user->ToString();
   auto step = Make();
