@@ -124,11 +124,16 @@ int main(int argc, char** argv) {
   std::string user = "nobody";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--files") files = std::atol(argv[i + 1]);
-    else if (a == "--rounds") rounds = std::atoi(argv[i + 1]);
-    else if (a == "--dir") dir = argv[i + 1];
-    else if (a == "--user") user = argv[i + 1];
-    else Die("unknown option " + a);
+    if (a == "--files")
+      files = std::atol(argv[i + 1]);
+    else if (a == "--rounds")
+      rounds = std::atoi(argv[i + 1]);
+    else if (a == "--dir")
+      dir = argv[i + 1];
+    else if (a == "--user")
+      user = argv[i + 1];
+    else
+      Die("unknown option " + a);
   }
   if (geteuid() != 0) Die("needs root (it changes ACLs on files it creates, as the grant does)");
   std::string base = dir + "/stockade-aclbench-XXXXXX";
@@ -142,15 +147,16 @@ int main(int argc, char** argv) {
   BuildTree(root, files);
   CheckPristine(root, "building");  // also warms the dentry and inode caches for both sides
 
-  StepSpec spec{kind::kWorkspaceGrant, "bench",
+  StepSpec spec{kind::kWorkspaceGrant,
+                "bench",
                 {{"path", root}, {"users", {user}}, {"protected", {".git", ".codex", ".agents"}}}};
   auto created = AclGrantStep::Create(spec);
   if (!created.ok()) Die(created.error().ToString());
   auto* step = static_cast<AclGrantStep*>(created->get());
   const std::string who = "u:" + user;
 
-  Best ours_capture, ours_grant, ours_verify, ours_revoke, ours_verify_undo, sf_grant, sf_revoke, sfd_grant,
-      sfd_revoke;
+  Best ours_capture, ours_grant, ours_verify, ours_revoke, ours_verify_undo, sf_grant, sf_revoke,
+      sfd_grant, sfd_revoke;
   TreeStats grant_stats, revoke_stats;
   std::size_t journal_bytes = 0;
   for (int r = 0; r < rounds; ++r) {
@@ -196,7 +202,8 @@ int main(int argc, char** argv) {
       sf_revoke.Add(RunTimed({"/usr/bin/setfacl", "-R", "-x", who, root}));
       RunTimed({"/usr/bin/setfacl", "-R", "-b", root});
       CheckPristine(root, "setfacl -b");
-      sfd_grant.Add(RunTimed({"/usr/bin/setfacl", "-R", "-m", who + ":rwX,d:" + who + ":rwX", root}));
+      sfd_grant.Add(
+          RunTimed({"/usr/bin/setfacl", "-R", "-m", who + ":rwX,d:" + who + ":rwX", root}));
       sfd_revoke.Add(RunTimed({"/usr/bin/setfacl", "-R", "-x", who + ",d:" + who, root}));
       RunTimed({"/usr/bin/setfacl", "-R", "-b", root});
       CheckPristine(root, "setfacl -b");
@@ -217,10 +224,11 @@ int main(int argc, char** argv) {
   auto ratio = [](const char* name, const Timing& a, const Timing& b) {
     std::printf("  %-58s %8.2fx %8.2fx\n", name, a.wall / b.wall, a.cpu / b.cpu);
   };
-  std::printf("\nACL grant/revoke on %ld files + %llu directories, best of %d rounds "
-              "(xattr calls: %s)\n",
-              files, static_cast<unsigned long long>(grant_stats.dirs), rounds,
-              HaveXattrAtSyscalls() ? "getxattrat/setxattrat" : "/proc/self/fd fallback");
+  std::printf(
+      "\nACL grant/revoke on %ld files + %llu directories, best of %d rounds "
+      "(xattr calls: %s)\n",
+      files, static_cast<unsigned long long>(grant_stats.dirs), rounds,
+      HaveXattrAtSyscalls() ? "getxattrat/setxattrat" : "/proc/self/fd fallback");
   std::printf("  %-58s %10s %10s\n", "", "wall", "CPU");
   row("Stockade grant (capture + journal + apply)", ours_grant.t);
   row("  of which capture (read-only walk for the journal)", ours_capture.t);
@@ -236,18 +244,20 @@ int main(int argc, char** argv) {
   ratio("grant+journal / setfacl -R -m u:X:rwX,d:u:X:rwX", ours_grant.t, sfd_grant.t);
   ratio("revoke / setfacl -R -x u:X", ours_revoke.t, sf_revoke.t);
   ratio("revoke / setfacl -R -x u:X,d:u:X", ours_revoke.t, sfd_revoke.t);
-  std::printf("  Stockade ACL writes: grant %llu, revoke %llu (setfacl -m writes %ld access ACLs, "
-              "+%llu default ACLs with d:); journal %zu bytes\n",
-              static_cast<unsigned long long>(grant_stats.acl_writes),
-              static_cast<unsigned long long>(revoke_stats.acl_writes),
-              files + static_cast<long>(grant_stats.dirs),
-              static_cast<unsigned long long>(grant_stats.dirs), journal_bytes);
-  std::printf("RESULT files=%ld grant_wall=%.4f grant_cpu=%.4f verify_wall=%.4f "
-              "setfacl_m_wall=%.4f setfacl_md_wall=%.4f revoke_wall=%.4f revoke_cpu=%.4f "
-              "setfacl_x_wall=%.4f setfacl_xd_wall=%.4f grant_writes=%llu revoke_writes=%llu\n",
-              files, ours_grant.t.wall, ours_grant.t.cpu, ours_verify.t.wall, sf_grant.t.wall,
-              sfd_grant.t.wall, ours_revoke.t.wall, ours_revoke.t.cpu, sf_revoke.t.wall,
-              sfd_revoke.t.wall, static_cast<unsigned long long>(grant_stats.acl_writes),
-              static_cast<unsigned long long>(revoke_stats.acl_writes));
+  std::printf(
+      "  Stockade ACL writes: grant %llu, revoke %llu (setfacl -m writes %ld access ACLs, "
+      "+%llu default ACLs with d:); journal %zu bytes\n",
+      static_cast<unsigned long long>(grant_stats.acl_writes),
+      static_cast<unsigned long long>(revoke_stats.acl_writes),
+      files + static_cast<long>(grant_stats.dirs),
+      static_cast<unsigned long long>(grant_stats.dirs), journal_bytes);
+  std::printf(
+      "RESULT files=%ld grant_wall=%.4f grant_cpu=%.4f verify_wall=%.4f "
+      "setfacl_m_wall=%.4f setfacl_md_wall=%.4f revoke_wall=%.4f revoke_cpu=%.4f "
+      "setfacl_x_wall=%.4f setfacl_xd_wall=%.4f grant_writes=%llu revoke_writes=%llu\n",
+      files, ours_grant.t.wall, ours_grant.t.cpu, ours_verify.t.wall, sf_grant.t.wall,
+      sfd_grant.t.wall, ours_revoke.t.wall, ours_revoke.t.cpu, sf_revoke.t.wall, sfd_revoke.t.wall,
+      static_cast<unsigned long long>(grant_stats.acl_writes),
+      static_cast<unsigned long long>(revoke_stats.acl_writes));
   return 0;
 }

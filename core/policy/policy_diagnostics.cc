@@ -38,7 +38,11 @@ std::string PositionText(const TextPosition& position) {
 Error PolicyError(ErrorCode code, std::string_view source, const std::optional<TextPosition>& at,
                   std::string_view message) {
   std::string context(source);
-  if (at.has_value()) context += ":" + PositionText(*at);
+  if (at.has_value()) {
+    // Appended piecewise: `":" + std::string` trips GCC 12's false -Wrestrict at -O3.
+    context += ':';
+    context += PositionText(*at);
+  }
   context += ": ";
   context += message;
   return Error(code, std::move(context));

@@ -169,9 +169,9 @@ Expected<std::vector<LocalAccount>> ReadColonFile(const std::string& path) {
 }  // namespace
 
 const std::vector<std::string>& AccountFilePaths() {
-  static const std::vector<std::string> kPaths = {
-      "/etc/passwd",  "/etc/group",  "/etc/shadow",  "/etc/gshadow",
-      "/etc/passwd-", "/etc/group-", "/etc/shadow-", "/etc/gshadow-"};
+  static const std::vector<std::string> kPaths = {"/etc/passwd",  "/etc/group",   "/etc/shadow",
+                                                  "/etc/gshadow", "/etc/passwd-", "/etc/group-",
+                                                  "/etc/shadow-", "/etc/gshadow-"};
   return kPaths;
 }
 
@@ -289,7 +289,9 @@ Status VerifyAccountFilesRestored(const AccountSnapshot& before, const std::stri
 Expected<std::optional<UserInfo>> LookupUser(const std::string& name) {
   return Lookup<passwd, UserInfo>(
       _SC_GETPW_R_SIZE_MAX, "getpwnam_r " + name,
-      [&](passwd* e, char* b, size_t n, passwd** r) { return getpwnam_r(name.c_str(), e, b, n, r); },
+      [&](passwd* e, char* b, size_t n, passwd** r) {
+        return getpwnam_r(name.c_str(), e, b, n, r);
+      },
       FromPasswd);
 }
 

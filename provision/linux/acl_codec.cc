@@ -38,10 +38,17 @@ Expected<std::uint16_t> ParsePerm(std::string_view s, std::string_view entry) {
   std::uint16_t perm = 0;
   for (char c : s) {
     switch (c) {
-      case 'r': perm |= kAclRead; break;
-      case 'w': perm |= kAclWrite; break;
-      case 'x': perm |= kAclExecute; break;
-      case '-': break;
+      case 'r':
+        perm |= kAclRead;
+        break;
+      case 'w':
+        perm |= kAclWrite;
+        break;
+      case 'x':
+        perm |= kAclExecute;
+        break;
+      case '-':
+        break;
       default:
         return Error(ErrorCode::kInvalidArgument,
                      "ACL entry '" + std::string(entry) + "': bad permission character");
@@ -98,12 +105,24 @@ std::string AclToText(const Acl& acl) {
   for (const AclEntry& e : acl) {
     if (!out.empty()) out += ',';
     switch (e.tag) {
-      case AclTag::kUserObj: out += "u::"; break;
-      case AclTag::kUser: out += "u:" + std::to_string(e.id) + ":"; break;
-      case AclTag::kGroupObj: out += "g::"; break;
-      case AclTag::kGroup: out += "g:" + std::to_string(e.id) + ":"; break;
-      case AclTag::kMask: out += "m::"; break;
-      case AclTag::kOther: out += "o::"; break;
+      case AclTag::kUserObj:
+        out += "u::";
+        break;
+      case AclTag::kUser:
+        out += "u:" + std::to_string(e.id) + ":";
+        break;
+      case AclTag::kGroupObj:
+        out += "g::";
+        break;
+      case AclTag::kGroup:
+        out += "g:" + std::to_string(e.id) + ":";
+        break;
+      case AclTag::kMask:
+        out += "m::";
+        break;
+      case AclTag::kOther:
+        out += "o::";
+        break;
     }
     out += PermString(e.perm);
   }
@@ -120,8 +139,8 @@ Expected<Acl> AclFromText(std::string_view text) {
     start = end + 1;
     if (entry.empty()) {
       if (end == text.size()) break;
-      return Error(ErrorCode::kInvalidArgument, "ACL text '" + std::string(text) +
-                                                    "' has an empty entry");
+      return Error(ErrorCode::kInvalidArgument,
+                   "ACL text '" + std::string(text) + "' has an empty entry");
     }
     size_t c1 = entry.find(':');
     size_t c2 = c1 == std::string_view::npos ? c1 : entry.find(':', c1 + 1);
@@ -144,8 +163,8 @@ Expected<Acl> AclFromText(std::string_view text) {
     } else if ((type == "o" || type == "other") && !named) {
       e.tag = AclTag::kOther;
     } else {
-      return Error(ErrorCode::kInvalidArgument, "ACL entry '" + std::string(entry) +
-                                                    "' has an unknown tag");
+      return Error(ErrorCode::kInvalidArgument,
+                   "ACL entry '" + std::string(entry) + "' has an unknown tag");
     }
     if (named) {
       std::uint64_t id = 0;
@@ -157,8 +176,8 @@ Expected<Acl> AclFromText(std::string_view text) {
         id = id * 10 + static_cast<std::uint64_t>(c - '0');
       }
       if (id >= kAclUndefinedId) {
-        return Error(ErrorCode::kInvalidArgument, "ACL entry '" + std::string(entry) +
-                                                      "' has an out-of-range id");
+        return Error(ErrorCode::kInvalidArgument,
+                     "ACL entry '" + std::string(entry) + "' has an out-of-range id");
       }
       e.id = static_cast<std::uint32_t>(id);
     }

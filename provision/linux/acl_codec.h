@@ -78,8 +78,7 @@ struct AclSubject {
 // file owned by owner:group: the owner entry, else a named-user entry & mask, else a single
 // matching group entry (owning or named) that holds all of `want` & mask, else other. Root's
 // capabilities are not considered.
-bool AclAllows(const Acl& acl, uid_t owner, gid_t group, const AclSubject& who,
-               std::uint16_t want);
+bool AclAllows(const Acl& acl, uid_t owner, gid_t group, const AclSubject& who, std::uint16_t want);
 // The bits that AclAllows grants one at a time (r, w, x each on its own).
 std::uint16_t EffectivePerms(const Acl& acl, uid_t owner, gid_t group, const AclSubject& who);
 

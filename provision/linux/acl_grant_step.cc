@@ -78,8 +78,8 @@ Expected<GrantBefore> ParseBefore(const StepSpec& spec, const nlohmann::json& j)
     b.dev = j.at("dev").get<std::uint64_t>();
     b.ino = j.at("ino").get<std::uint64_t>();
     for (const nlohmann::json& p : j.at("principals")) {
-      b.principals.push_back({p.at("type").get<std::string>() == "group",
-                              p.at("id").get<std::uint32_t>()});
+      b.principals.push_back(
+          {p.at("type").get<std::string>() == "group", p.at("id").get<std::uint32_t>()});
     }
     for (const nlohmann::json& a : j.at("ancestors")) {
       b.ancestors.push_back({a.at("path").get<std::string>(), a.at("ino").get<std::uint64_t>(),
@@ -279,8 +279,8 @@ Status AclGrantStep::Apply() {
   last_stats_ = TreeStats{};
   auto started = std::chrono::steady_clock::now();
   Status granted = GrantAclTree(root_fd->get(), resolved->rules, &last_stats_);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - started)
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  started)
                 .count();
   log::Logger()->info("grant {}: {} in {} ms", root_, StatsLine(last_stats_), ms);
   if (!granted.ok()) return granted.error().Wrap("workspace " + root_);
@@ -329,8 +329,8 @@ Status AclGrantStep::Undo(const nlohmann::json& before_json) {
     static const std::vector<PriorAcl> kNone;
     last_stats_ = TreeStats{};
     auto started = std::chrono::steady_clock::now();
-    Status revoked = RevokeAclTree(root_fd->get(), before->principals,
-                                   same ? before->prior : kNone, &last_stats_);
+    Status revoked = RevokeAclTree(root_fd->get(), before->principals, same ? before->prior : kNone,
+                                   &last_stats_);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - started)
                   .count();
@@ -385,9 +385,9 @@ Status AclGrantStep::VerifyUndone(const nlohmann::json& before_json) {
     auto now = ReadAclsOfFd(fd->get(), st.st_mode, false, a.path);
     if (!now.ok()) return now.error();
     if (AclToText(now->access) != a.acl) {
-      return Error(ErrorCode::kVerificationFailed,
-                   "revoke on " + before->root + ": ancestor " + a.path + " has ACL " +
-                       AclToText(now->access) + ", was " + a.acl);
+      return Error(ErrorCode::kVerificationFailed, "revoke on " + before->root + ": ancestor " +
+                                                       a.path + " has ACL " +
+                                                       AclToText(now->access) + ", was " + a.acl);
     }
   }
   return OkStatus();

@@ -79,7 +79,7 @@ class AclGrantStep : public Step {
     GrantRules rules;
     std::vector<AclCheckSubject> subjects;
     nlohmann::json principals_json;
-    bool missing = false;       // a principal does not exist
+    bool missing = false;  // a principal does not exist
     std::string missing_name;
   };
   Expected<Resolved> Resolve() const;

@@ -92,8 +92,8 @@ class Walker {
     ++stats_->dirs;
     if (prot) ++stats_->protected_nodes;
     {
-      Node node{parent_fd, name, fd.get(), true, &st, static_cast<std::uint64_t>(st.st_ino), path_,
-                prot};
+      Node node{parent_fd, name, fd.get(), true, &st, static_cast<std::uint64_t>(st.st_ino),
+                path_,     prot};
       STOCKADE_RETURN_IF_ERROR(fn(node));
     }
     std::unique_ptr<DIR, DirCloser> dir(fdopendir(fd.get()));
@@ -134,7 +134,7 @@ class Walker {
         continue;
       }
       if (type == DT_DIR) {
-        UniqueFd cfd(openat(dfd, n, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        UniqueFd cfd(openat(dfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!cfd.valid()) {
           int err = errno;
           // Gone, or replaced by a symlink or a file since readdir: not followed, not ours.
@@ -148,7 +148,7 @@ class Walker {
         if (fstat(cfd.get(), &cst) != 0) {
           return ErrnoError(ErrorCode::kIo, "stat " + Shown(path_), errno);
         }
-        if (false) {
+        if (cst.st_dev != root_dev_) {
           ++stats_->skipped_mounts;
           continue;
         }
@@ -161,8 +161,8 @@ class Walker {
       }
       ++stats_->files;
       if (child_prot) ++stats_->protected_nodes;
-      Node node{dfd, n, -1, false, nullptr, static_cast<std::uint64_t>(e->d_ino), path_,
-                child_prot};
+      Node node{dfd,   n,         -1, false, nullptr, static_cast<std::uint64_t>(e->d_ino),
+                path_, child_prot};
       STOCKADE_RETURN_IF_ERROR(fn(node));
     }
     path_.resize(base);
@@ -258,9 +258,8 @@ void AddPrincipals(Acl* acl, const std::vector<AclPrincipal>& principals, std::u
     if (e.tag == AclTag::kGroupObj) group_obj = e.perm;
   }
   for (const AclPrincipal& p : principals) {
-    auto it = std::find_if(acl->begin(), acl->end(), [&](const AclEntry& e) {
-      return e.tag == TagOf(p) && e.id == p.id;
-    });
+    auto it = std::find_if(acl->begin(), acl->end(),
+                           [&](const AclEntry& e) { return e.tag == TagOf(p) && e.id == p.id; });
     if (it == acl->end()) {
       acl->push_back({TagOf(p), want, p.id});
     } else {
@@ -405,9 +404,9 @@ Status GrantAclTree(int root_fd, const GrantRules& rules, TreeStats* stats) {
     }
     if (ra == 0) access = MinimalAclFromMode(st->st_mode);
     const std::uint16_t x = (n.is_dir || WantsExecute(access)) ? kAclExecute : 0;
-    const std::uint16_t want =
-        n.is_protected ? static_cast<std::uint16_t>(kAclRead | x)
-                       : static_cast<std::uint16_t>(kAclRead | kAclWrite | x);
+    const std::uint16_t want = n.is_protected
+                                   ? static_cast<std::uint16_t>(kAclRead | x)
+                                   : static_cast<std::uint16_t>(kAclRead | kAclWrite | x);
     updated = access;
     AddPrincipals(&updated, rules.principals, want, n.is_protected);
     if (ra == 0 || updated != access) {
@@ -455,19 +454,19 @@ Status VerifyAclTree(int root_fd, const GrantRules& rules,
     if (ra < 0) return XattrError("read the access ACL", n.relpath, errno);
     if (ra == 0) access = MinimalAclFromMode(st->st_mode);
     bool bad = false;
-    const std::uint16_t need = n.is_dir ? (kAclRead | kAclWrite | kAclExecute)
-                                        : (kAclRead | kAclWrite);
+    const std::uint16_t need =
+        n.is_dir ? (kAclRead | kAclWrite | kAclExecute) : (kAclRead | kAclWrite);
     const std::uint16_t need_protected = n.is_dir ? (kAclRead | kAclExecute) : kAclRead;
     for (const AclCheckSubject& s : subjects) {
       std::uint16_t eff = EffectivePerms(access, st->st_uid, st->st_gid, s.subject);
       if (n.is_protected) {
         if (eff & kAclWrite) {
-          drift.Add(n.relpath, s.label + " can write inside a protected path (" +
-                                   PermString(eff) + ")");
+          drift.Add(n.relpath,
+                    s.label + " can write inside a protected path (" + PermString(eff) + ")");
           bad = true;
         } else if (!AclAllows(access, st->st_uid, st->st_gid, s.subject, need_protected)) {
-          drift.Add(n.relpath, s.label + " has " + PermString(eff) + ", needs " +
-                                   PermString(need_protected));
+          drift.Add(n.relpath,
+                    s.label + " has " + PermString(eff) + ", needs " + PermString(need_protected));
           bad = true;
         }
       } else if (!AclAllows(access, st->st_uid, st->st_gid, s.subject, need)) {
@@ -493,8 +492,8 @@ Status VerifyAclTree(int root_fd, const GrantRules& rules,
         for (const AclEntry& e : def) {
           if (e.tag == AclTag::kMask) mask = e.perm;
         }
-        const std::uint16_t want = n.is_protected ? (kAclRead | kAclExecute)
-                                                  : (kAclRead | kAclWrite | kAclExecute);
+        const std::uint16_t want =
+            n.is_protected ? (kAclRead | kAclExecute) : (kAclRead | kAclWrite | kAclExecute);
         for (const AclPrincipal& p : rules.principals) {
           auto it = std::find_if(def.begin(), def.end(), [&](const AclEntry& e) {
             return e.tag == TagOf(p) && e.id == p.id;
@@ -592,10 +591,10 @@ Status RevokeAclTree(int root_fd, const std::vector<AclPrincipal>& principals,
   Status walked = walker.Run(root_fd, fn);
   if (!walked.ok()) note(walked.error());
   if (first_error) {
-    return Error(first_error->code(),
-                 std::to_string(errors) + " error(s) while revoking; first: " +
-                     first_error->context(),
-                 first_error->os_kind(), first_error->os_error());
+    return Error(
+        first_error->code(),
+        std::to_string(errors) + " error(s) while revoking; first: " + first_error->context(),
+        first_error->os_kind(), first_error->os_error());
   }
   return OkStatus();
 }
@@ -636,8 +635,8 @@ Status VerifyAclTreeRevoked(int root_fd, const std::vector<AclPrincipal>& princi
       if (ra == 1) now_access = AclToText(access);
       if (rd == 1) now_default = AclToText(def);
       if (p.access && now_access != p.access) {
-        drift.Add(n.relpath, "access ACL is " + now_access.value_or("minimal") + ", was " +
-                                 *p.access);
+        drift.Add(n.relpath,
+                  "access ACL is " + now_access.value_or("minimal") + ", was " + *p.access);
         bad = true;
       }
       if (n.is_dir && now_default != p.default_acl) {

@@ -69,9 +69,9 @@ Expected<std::vector<PriorAcl>> CaptureNonMinimalAcls(int root_fd, TreeStats* st
 // protected subtrees; r-X / r-x inside them (an existing entry of ours there loses w). X is x
 // for directories and for files whose owner, group or others may execute them. The mask gains
 // the bits the entries need and nothing else (setfacl -m would recalculate it as the union of
-// all group-class entries, unmasking other entries too). A node already as wanted is not written. Stops at the
-// first error (kIo / kPermissionDenied / kUnsupported for a filesystem without ACLs), naming the
-// path; the caller rolls back.
+// all group-class entries, unmasking other entries too). A node already as wanted is not written.
+// Stops at the first error (kIo / kPermissionDenied / kUnsupported for a filesystem without ACLs),
+// naming the path; the caller rolls back.
 Status GrantAclTree(int root_fd, const GrantRules& rules, TreeStats* stats);
 
 // Who must get (or must not get) access, for verification. `label` is used in messages.

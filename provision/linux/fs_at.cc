@@ -100,16 +100,16 @@ Expected<UniqueFd> OpenDirNoFollow(const std::string& path, std::vector<UniqueFd
       int e = errno;
       // With O_DIRECTORY the kernel reports a symlink as ENOTDIR: look at what it is.
       struct stat st;
-      if ((e == ENOTDIR || e == ELOOP) && fstatat(fd.get(), part.c_str(), &st,
-                                                   AT_SYMLINK_NOFOLLOW) == 0 &&
-          S_ISLNK(st.st_mode)) {
+      if ((e == ENOTDIR || e == ELOOP) &&
+          fstatat(fd.get(), part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
         e = ELOOP;
       }
       if (e == ELOOP) {
         return ErrnoError(ErrorCode::kPathInvalid,
                           so_far + " is a symbolic link (refused: links are never followed)", e);
       }
-      if (e == ENOTDIR) return ErrnoError(ErrorCode::kPathInvalid, so_far + " is not a directory", e);
+      if (e == ENOTDIR)
+        return ErrnoError(ErrorCode::kPathInvalid, so_far + " is not a directory", e);
       if (e == ENOENT) return ErrnoError(ErrorCode::kNotFound, so_far + " does not exist", e);
       return ErrnoError(ErrorCode::kIo, "open " + so_far, e);
     }

@@ -146,8 +146,8 @@ Expected<std::string> RunNft(const std::string& commands, NftOutput output) {
   std::string err = nft_ctx_get_error_buffer(ctx.get());
   if (rc != 0) {
     ErrorCode code = geteuid() != 0 ? ErrorCode::kPermissionDenied : ErrorCode::kOs;
-    return Error(code, "nft '" + OneLine(commands).substr(0, 200) + "' failed: " +
-                           OneLine(err.empty() ? "(no message)" : err));
+    return Error(code, "nft '" + OneLine(commands).substr(0, 200) +
+                           "' failed: " + OneLine(err.empty() ? "(no message)" : err));
   }
   return out;
 }

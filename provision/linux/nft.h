@@ -40,8 +40,8 @@ Expected<bool> NftTableExists(const std::string& family, const std::string& name
 // writes (someone edited the rule).
 struct NftRule {
   std::optional<std::uint32_t> skuid;
-  std::string oifname;                 // "" when not matched
-  std::string l4proto;                 // "tcp", "udp", ... or ""
+  std::string oifname;                    // "" when not matched
+  std::string l4proto;                    // "tcp", "udp", ... or ""
   std::vector<std::uint16_t> tcp_dports;  // sorted; empty when not matched
   bool counter = false;
   std::optional<std::uint32_t> log_group;

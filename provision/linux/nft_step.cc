@@ -32,8 +32,8 @@ Expected<std::string> TableListing(const std::string& table) {
 std::string NftTableNameForPrefix(const std::string& prefix) {
   std::string out = "stockade_";
   for (char c : prefix) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     out += ok ? c : '_';
   }
   return out;
@@ -69,9 +69,9 @@ Expected<std::unique_ptr<Step>> NftStep::Create(const StepSpec& spec) {
     }
     for (const nlohmann::json& v : p) {
       if (!v.is_number_integer() || v.get<long long>() < 1 || v.get<long long>() > 65535) {
-        return Error(ErrorCode::kInvalidArgument,
-                     StepLabel(spec) + ": params.loopback_ports holds " + v.dump() +
-                         ", not a port 1..65535");
+        return Error(ErrorCode::kInvalidArgument, StepLabel(spec) +
+                                                      ": params.loopback_ports holds " + v.dump() +
+                                                      ", not a port 1..65535");
       }
       ports.push_back(static_cast<std::uint16_t>(v.get<long long>()));
     }

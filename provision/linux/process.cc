@@ -63,9 +63,11 @@ Expected<ProgramResult> RunProgram(const std::vector<std::string>& argv,
   char* envp[] = {kPath, kLang, nullptr};
 
   int out_pipe[2], err_pipe[2], exec_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) return ErrnoError(ErrorCode::kOs, "pipe for " + argv[0], errno);
+  if (pipe2(out_pipe, O_CLOEXEC) != 0)
+    return ErrnoError(ErrorCode::kOs, "pipe for " + argv[0], errno);
   Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) return ErrnoError(ErrorCode::kOs, "pipe for " + argv[0], errno);
+  if (pipe2(err_pipe, O_CLOEXEC) != 0)
+    return ErrnoError(ErrorCode::kOs, "pipe for " + argv[0], errno);
   Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
   // Reports an execve failure: closed by a successful exec (O_CLOEXEC), or carries errno.
   if (pipe2(exec_pipe, O_CLOEXEC) != 0) {
@@ -107,9 +109,18 @@ Expected<ProgramResult> RunProgram(const std::vector<std::string>& argv,
     pollfd fds[3];
     nfds_t n = 0;
     int idx_out = -1, idx_err = -1, idx_exec = -1;
-    if (out_open) { idx_out = static_cast<int>(n); fds[n++] = {out_r.get(), POLLIN, 0}; }
-    if (err_open) { idx_err = static_cast<int>(n); fds[n++] = {err_r.get(), POLLIN, 0}; }
-    if (exec_open) { idx_exec = static_cast<int>(n); fds[n++] = {exec_r.get(), POLLIN, 0}; }
+    if (out_open) {
+      idx_out = static_cast<int>(n);
+      fds[n++] = {out_r.get(), POLLIN, 0};
+    }
+    if (err_open) {
+      idx_err = static_cast<int>(n);
+      fds[n++] = {err_r.get(), POLLIN, 0};
+    }
+    if (exec_open) {
+      idx_exec = static_cast<int>(n);
+      fds[n++] = {exec_r.get(), POLLIN, 0};
+    }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {

@@ -13,10 +13,10 @@
 namespace stockade::provision::linux_os {
 
 struct ProgramResult {
-  int exit_code = -1;    // the exit status, or -1 when the program was killed by a signal
-  int term_signal = 0;   // the signal that killed it, 0 when it exited
-  std::string out;       // everything it wrote to stdout
-  std::string err;       // everything it wrote to stderr
+  int exit_code = -1;   // the exit status, or -1 when the program was killed by a signal
+  int term_signal = 0;  // the signal that killed it, 0 when it exited
+  std::string out;      // everything it wrote to stdout
+  std::string err;      // everything it wrote to stderr
 
   bool succeeded() const { return exit_code == 0; }
   // "exit status 8: userdel: user x is currently used by process 12" (stderr trimmed).

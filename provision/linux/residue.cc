@@ -66,8 +66,7 @@ Expected<std::vector<ResidueFinding>> ScanResidue(const ResidueQuery& q) {
   auto live = ListNftTables();
   if (!live.ok()) return live.error();
   for (const NftTableName& t : *live) {
-    if (t.family == kNftFamily &&
-        std::find(tables.begin(), tables.end(), t.name) != tables.end()) {
+    if (t.family == kNftFamily && std::find(tables.begin(), tables.end(), t.name) != tables.end()) {
       out.push_back({"nft_table", t.family + " " + t.name, "nftables table still present"});
     }
   }
@@ -98,10 +97,9 @@ Expected<std::vector<ResidueFinding>> ScanResidue(const ResidueQuery& q) {
       auto acls = ReadAclsOfFd(ancestors[i].get(), st.st_mode, false, apath);
       if (!acls.ok()) return acls.error();
       for (const AclEntry& e : acls->access) {
-        bool ours = (e.tag == AclTag::kUser &&
-                     std::find(uids.begin(), uids.end(), e.id) != uids.end()) ||
-                    (e.tag == AclTag::kGroup &&
-                     std::find(gids.begin(), gids.end(), e.id) != gids.end());
+        bool ours =
+            (e.tag == AclTag::kUser && std::find(uids.begin(), uids.end(), e.id) != uids.end()) ||
+            (e.tag == AclTag::kGroup && std::find(gids.begin(), gids.end(), e.id) != gids.end());
         if (ours) out.push_back({"acl_entry", apath, "access ACL entry " + AclToText({e})});
       }
     }

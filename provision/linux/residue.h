@@ -25,7 +25,7 @@ struct ResidueQuery {
   // still present with our prefix are added automatically.
   std::vector<uid_t> uids;
   std::vector<gid_t> gids;
-  bool owned_files = true;         // also report nodes owned by those ids
+  bool owned_files = true;          // also report nodes owned by those ids
   std::size_t max_findings = 1000;  // stop scanning trees after this many
 };
 

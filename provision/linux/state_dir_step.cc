@@ -47,16 +47,15 @@ Expected<unsigned> ParseMode(const StepSpec& spec) {
     char* end = nullptr;
     mode = std::strtoul(s.c_str(), &end, 8);
     if (s.empty() || *end != '\0') {
-      return Error(ErrorCode::kInvalidArgument, StepLabel(spec) + ": params.mode '" + s +
-                                                    "' is not an octal mode");
+      return Error(ErrorCode::kInvalidArgument,
+                   StepLabel(spec) + ": params.mode '" + s + "' is not an octal mode");
     }
   } else {
     return Error(ErrorCode::kInvalidArgument, StepLabel(spec) + ": params.mode must be octal");
   }
   // root keeps rwx; the group may read and search; others may at most search (x), so that a
   // socket below can be reached by name while nothing can be listed, read or written.
-  if ((mode & ~0777ul) != 0 || (mode & 0700) != 0700 || (mode & 0020) != 0 ||
-      (mode & 0006) != 0) {
+  if ((mode & ~0777ul) != 0 || (mode & 0700) != 0700 || (mode & 0020) != 0 || (mode & 0006) != 0) {
     return Error(ErrorCode::kInvalidArgument,
                  StepLabel(spec) + ": params.mode " + Octal(static_cast<unsigned>(mode)) +
                      " would let the sandbox identities in (allowed: 07[0,1,5][0,1])");
@@ -138,10 +137,10 @@ Expected<nlohmann::json> StateDirStep::CaptureBefore() {
       {"mode", st.st_mode & 07777},
       {"uid", st.st_uid},
       {"gid", st.st_gid},
-      {"access_acl", acls->has_access_xattr ? nlohmann::json(AclToText(acls->access))
-                                            : nlohmann::json()},
-      {"default_acl", acls->default_acl ? nlohmann::json(AclToText(*acls->default_acl))
-                                        : nlohmann::json()}};
+      {"access_acl",
+       acls->has_access_xattr ? nlohmann::json(AclToText(acls->access)) : nlohmann::json()},
+      {"default_acl",
+       acls->default_acl ? nlohmann::json(AclToText(*acls->default_acl)) : nlohmann::json()}};
 }
 
 Expected<bool> StateDirStep::IsApplied() {
@@ -162,8 +161,8 @@ Status StateDirStep::Apply() {
   if (mkdirat(parent->get(), split.base.c_str(), 0700) != 0 && errno != EEXIST) {
     return ErrnoError(ErrorCode::kIo, "create the state folder " + path_, errno);
   }
-  UniqueFd fd(openat(parent->get(), split.base.c_str(),
-                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd fd(
+      openat(parent->get(), split.base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
     int e = errno;
     if (e == ELOOP || e == ENOTDIR) {
@@ -227,8 +226,8 @@ Status StateDirStep::Verify() {
       if (e.tag == AclTag::kGroup && e.id != 0) writes = e.perm & mask & kAclWrite;
       if (e.tag == AclTag::kGroupObj && ast.st_gid != 0) writes = e.perm & mask & kAclWrite;
       if (writes) {
-        return fail("lies in " + apath + ", which others can write (" +
-                    AclToText(aacl->access) + ")");
+        return fail("lies in " + apath + ", which others can write (" + AclToText(aacl->access) +
+                    ")");
       }
     }
   }
@@ -282,9 +281,9 @@ Status StateDirStep::CheckAccessAsSandbox() const {
     auto result = RunAs(creds, probe);
     if (!result.ok()) return result.error().Wrap("state folder " + path_ + " access check");
     if (!result->empty()) {
-      return Error(ErrorCode::kVerificationFailed,
-                   "state folder " + path_ + ": " + label + " (uid " +
-                       std::to_string(creds.uid) + ") " + *result);
+      return Error(ErrorCode::kVerificationFailed, "state folder " + path_ + ": " + label +
+                                                       " (uid " + std::to_string(creds.uid) + ") " +
+                                                       *result);
     }
   }
   return OkStatus();
@@ -368,10 +367,10 @@ Status StateDirStep::VerifyUndone(const nlohmann::json& before) {
       {"mode", st.st_mode & 07777},
       {"uid", st.st_uid},
       {"gid", st.st_gid},
-      {"access_acl", acls->has_access_xattr ? nlohmann::json(AclToText(acls->access))
-                                            : nlohmann::json()},
-      {"default_acl", acls->default_acl ? nlohmann::json(AclToText(*acls->default_acl))
-                                        : nlohmann::json()}};
+      {"access_acl",
+       acls->has_access_xattr ? nlohmann::json(AclToText(acls->access)) : nlohmann::json()},
+      {"default_acl",
+       acls->default_acl ? nlohmann::json(AclToText(*acls->default_acl)) : nlohmann::json()}};
   if (now != before) {
     return Error(ErrorCode::kVerificationFailed,
                  "state folder " + path_ + " is " + now.dump() + ", was " + before.dump());

@@ -43,8 +43,8 @@ Expected<std::unique_ptr<Step>> UserStep::Create(const StepSpec& spec) {
   auto shell = ParamStringOr(spec, "shell", kDefaultShell);
   if (!shell.ok()) return shell.error();
   if (!IsValidAccountName(*name) || !IsValidAccountName(*group)) {
-    return Error(ErrorCode::kInvalidArgument, StepLabel(spec) + ": '" + *name + "' or '" +
-                                                  *group + "' is not a valid account name");
+    return Error(ErrorCode::kInvalidArgument, StepLabel(spec) + ": '" + *name + "' or '" + *group +
+                                                  "' is not a valid account name");
   }
   if (*identity != "offline" && *identity != "online") {
     return Error(ErrorCode::kInvalidArgument,
@@ -92,7 +92,8 @@ Status UserStep::Apply() {
     if (ok.ok()) return ok;  // ours, from a run that crashed before it was marked applied
     return Error(ErrorCode::kAlreadyExists, "user " + name_ +
                                                 " already exists and is not a Stockade sandbox "
-                                                "user (" + ok.error().context() + ")");
+                                                "user (" +
+                                                ok.error().context() + ")");
   }
   auto group = LookupGroup(group_);
   if (!group.ok()) return group.error();
@@ -131,8 +132,8 @@ Status UserStep::Verify() {
   if (!groups.ok()) return groups.error();
   for (gid_t g : *groups) {
     if (g != u.gid) {
-      return fail("is also a member of group " + std::to_string(g) +
-                  "; it should only be in " + group_);
+      return fail("is also a member of group " + std::to_string(g) + "; it should only be in " +
+                  group_);
     }
   }
   auto password = ShadowPassword(name_);

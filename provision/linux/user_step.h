@@ -43,8 +43,7 @@ class UserStep : public Step {
   Status VerifyUndone(const nlohmann::json& before) override;
 
  private:
-  UserStep(StepSpec spec, std::string name, std::string group, std::string home,
-           std::string shell)
+  UserStep(StepSpec spec, std::string name, std::string group, std::string home, std::string shell)
       : Step(std::move(spec)),
         name_(std::move(name)),
         group_(std::move(group)),

@@ -16,9 +16,16 @@ class CheckedStep : public Step {
  public:
   using Step::Step;
 
+  // A state that cannot be read because the platform lacks the API (kUnsupported: Wine's
+  // audit policy, a firewall without INetFwRule3) is not known to be applied: false, so that the
+  // executor goes on to CaptureBefore/Apply, which fail with the API's error and roll back what
+  // the transaction did so far. Other read failures (access denied, ...) are errors.
   Expected<bool> IsApplied() override {
     auto difference = Check();
-    if (!difference.ok()) return difference.error();
+    if (!difference.ok()) {
+      if (difference.error().code() == ErrorCode::kUnsupported) return false;
+      return difference.error();
+    }
     return difference->empty();
   }
 

@@ -744,8 +744,12 @@ Status FirewallPolicy::AddRule(const FirewallRule& rule) {
     STOCKADE_RETURN_IF_ERROR(
         PutString(n, "Grouping", rule.grouping, [&](BSTR v) { return r->put_Grouping(v); }));
   }
-  hr = r->put_EdgeTraversal(rule.edge_traversal ? VARIANT_TRUE : VARIANT_FALSE);
-  if (FAILED(hr)) return HresultError("INetFwRule::put_EdgeTraversal on rule '" + n + "'", hr);
+  // Edge traversal only exists for inbound rules; a new rule has it off, so it is set only when
+  // asked for.
+  if (rule.edge_traversal) {
+    hr = r->put_EdgeTraversal(VARIANT_TRUE);
+    if (FAILED(hr)) return HresultError("INetFwRule::put_EdgeTraversal on rule '" + n + "'", hr);
+  }
   hr = r->put_Enabled(rule.enabled ? VARIANT_TRUE : VARIANT_FALSE);
   if (FAILED(hr)) return HresultError("INetFwRule::put_Enabled on rule '" + n + "'", hr);
   if (object3) {

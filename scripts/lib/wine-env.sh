@@ -7,9 +7,13 @@ stockade_wine_env() {
   unset DISPLAY
 }
 stockade_wine_start() {
-  # Creates the prefix if needed (through the same wrapper the tests use), then keeps a server.
-  "$repo/cmake/wine-run.sh" cmd /c exit 0 >/dev/null 2>&1 || true
+  # Creates the prefix if needed (through the same wrapper the tests use), keeps a server, then
+  # starts one Wine process outside ctest so that Wine's background services (winedevice,
+  # services, explorer) start here: started by the first test, they would inherit ctest's output
+  # pipe and hold that test until its timeout.
+  "$repo/cmake/wine-run.sh" cmd /c exit 0 >/dev/null 2>&1 </dev/null || true
   ( stockade_wine_env; wineserver -p )
+  "$repo/cmake/wine-run.sh" cmd /c exit 0 >/dev/null 2>&1 </dev/null || true
 }
 stockade_wine_stop() {
   ( stockade_wine_env; wineserver -k 2>/dev/null || true )

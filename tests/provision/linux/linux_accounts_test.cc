@@ -1,11 +1,10 @@
 // The group and user steps against the real account database (root required).
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "provision/linux/accounts.h"
 #include "provision/linux/group_step.h"
@@ -245,13 +244,12 @@ TEST_F(LinuxAccountsTest, UserStepNeedsItsGroup) {
 TEST(LinuxAccountsUnitTest, FactoriesRejectBadParams) {
   EXPECT_FALSE(GroupStep::Create({kind::kGroup, "g", {{"name", "Bad Name"}}}).ok());
   EXPECT_FALSE(GroupStep::Create({kind::kGroup, "g", nlohmann::json::object()}).ok());
-  EXPECT_FALSE(UserStep::Create({kind::kUser, "u", {{"name", "ok"}, {"group", "g"},
-                                                    {"identity", "other"}}})
-                   .ok());
+  EXPECT_FALSE(
+      UserStep::Create({kind::kUser, "u", {{"name", "ok"}, {"group", "g"}, {"identity", "other"}}})
+          .ok());
   EXPECT_FALSE(UserStep::Create({kind::kUser, "u", {{"name", "ok"}}}).ok());
   EXPECT_FALSE(
-      UserStep::Create({kind::kUser, "u", {{"name", "ok"}, {"group", "g"}, {"shell", "sh"}}})
-          .ok());
+      UserStep::Create({kind::kUser, "u", {{"name", "ok"}, {"group", "g"}, {"shell", "sh"}}}).ok());
   EXPECT_TRUE(UserStep::Create({kind::kUser, "u", {{"name", "ok"}, {"group", "g"}}}).ok());
 }
 

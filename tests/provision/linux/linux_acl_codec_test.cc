@@ -1,12 +1,11 @@
 // The raw-xattr ACL codec against libacl and the kernel itself.
 #include <acl/libacl.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/acl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "provision/linux/acl_codec.h"
 #include "provision/linux/acl_tree.h"

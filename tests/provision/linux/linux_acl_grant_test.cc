@@ -1,6 +1,7 @@
 // The workspace grant step on real trees: exact restore, protected paths, symlinks, the mask
 // pitfall, ancestors, and access checked as the sandbox users themselves (root required).
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -8,7 +9,6 @@
 #include <atomic>
 #include <fstream>
 #include <thread>
-#include <gtest/gtest.h>
 
 #include "provision/linux/acl_grant_step.h"
 #include "provision/linux/acl_tree.h"
@@ -209,8 +209,9 @@ TEST_F(LinuxAclGrantTest, GrantThenRevokeRestoresGetfaclAndModesExactly) {
   EXPECT_EQ(Can(ws_ + "/docs/secret/plan.txt"), "r");
   EXPECT_EQ(Can(ws_ + "/docs"), "rc");
   // Nothing reached through the symlinks, the fifo untouched.
-  EXPECT_EQ(RunOut({"/usr/bin/getfacl", "-n", "-p", outside_}).find("u:" + std::to_string(offline_.uid)),
-            std::string::npos);
+  EXPECT_EQ(
+      RunOut({"/usr/bin/getfacl", "-n", "-p", outside_}).find("u:" + std::to_string(offline_.uid)),
+      std::string::npos);
   std::string fifo_acl = RunOut({"/usr/bin/getfacl", "-n", "-p", ws_ + "/fifo"});
   EXPECT_EQ(fifo_acl.find("user:" + std::to_string(offline_.uid)), std::string::npos);
 
@@ -283,9 +284,9 @@ TEST_F(LinuxAclGrantTest, ChmodOfGroupBitsLowersTheMaskAndVerifyReportsIt) {
 
   // Other drift: a default ACL removed, an entry deleted.
   ASSERT_EQ(RunStatus({"/usr/bin/setfacl", "-k", ws_ + "/src"}), 0);
-  ASSERT_EQ(RunStatus({"/usr/bin/setfacl", "-x", "u:" + std::to_string(offline_.uid),
-                       ws_ + "/README"}),
-            0);
+  ASSERT_EQ(
+      RunStatus({"/usr/bin/setfacl", "-x", "u:" + std::to_string(offline_.uid), ws_ + "/README"}),
+      0);
   drift = step->Verify();
   ASSERT_FALSE(drift.ok());
   EXPECT_NE(drift.error().context().find("3 node(s)"), std::string::npos)
@@ -414,17 +415,17 @@ TEST_F(LinuxAclGrantTest, SymlinksInThePathAreRefusedAndNothingChanges) {
     EXPECT_EQ(applied.error().code(), ErrorCode::kPathInvalid);
   }
   EXPECT_EQ(AclAndModeSnapshot(tmp_->path()), before_snapshot);
-  EXPECT_FALSE(AclGrantStep::Create({kind::kWorkspaceGrant, "/", {{"path", "/"},
-                                                                  {"users", {"x"}}}})
-                   .ok());
-  EXPECT_FALSE(AclGrantStep::Create({kind::kWorkspaceGrant, "w", {{"path", "rel/ative"},
-                                                                  {"users", {"x"}}}})
-                   .ok());
+  EXPECT_FALSE(
+      AclGrantStep::Create({kind::kWorkspaceGrant, "/", {{"path", "/"}, {"users", {"x"}}}}).ok());
+  EXPECT_FALSE(
+      AclGrantStep::Create({kind::kWorkspaceGrant, "w", {{"path", "rel/ative"}, {"users", {"x"}}}})
+          .ok());
   EXPECT_FALSE(AclGrantStep::Create({kind::kWorkspaceGrant, "w", {{"path", ws_}}}).ok());
-  EXPECT_FALSE(AclGrantStep::Create({kind::kWorkspaceGrant, "w",
-                                     {{"path", ws_}, {"users", {"x"}},
-                                      {"protected", {"{workspace}/.git"}}}})
-                   .ok());
+  EXPECT_FALSE(
+      AclGrantStep::Create({kind::kWorkspaceGrant,
+                            "w",
+                            {{"path", ws_}, {"users", {"x"}}, {"protected", {"{workspace}/.git"}}}})
+          .ok());
 }
 
 // A hostile tree: while grants and revokes walk it, a directory is swapped for a symlink to a

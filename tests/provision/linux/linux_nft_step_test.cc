@@ -1,13 +1,13 @@
 // The nftables step for real: rules enforced on the offline uid, counters, drift, and an exact
 // `nft list ruleset` after undo (root required).
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <iostream>
-#include <gtest/gtest.h>
 #include <regex>
 
 #include "provision/linux/nft.h"
@@ -88,8 +88,8 @@ std::string ConnectProbe(int family, int type, std::uint16_t port) {
     out = n == 1 ? "ok" : strerrorname_np(errno);
   }
   close(fd);
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                  .count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return out + " " + std::to_string(static_cast<int>(ms));
 }
 
@@ -212,7 +212,8 @@ TEST_F(LinuxNftStepTest, OfflineUserIsRejectedFastExceptOnAllowedLoopbackPorts) 
   ASSERT_TRUE(step->Undo(*before).ok());
   ASSERT_TRUE(step->VerifyUndone(*before).ok());
   EXPECT_EQ(NftRuleset(), ruleset_before_);
-  auto after = RunAs(offline_, [&]() { return ConnectProbe(AF_INET, SOCK_STREAM, blocked.port()); });
+  auto after =
+      RunAs(offline_, [&]() { return ConnectProbe(AF_INET, SOCK_STREAM, blocked.port()); });
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->substr(0, 3), "ok ") << *after;
 }
@@ -305,15 +306,19 @@ TEST(LinuxNftUnitTest, TableNamesFollowThePrefixAndParamsAreChecked) {
   auto spec = [](nlohmann::json params) {
     return StepSpec{kind::kNetworkRules, "n", std::move(params)};
   };
-  EXPECT_TRUE(NftStep::Create(spec({{"prefix", "p"}, {"user", "p-offline"}, {"nflog_group", 1}}))
-                  .ok());
+  EXPECT_TRUE(
+      NftStep::Create(spec({{"prefix", "p"}, {"user", "p-offline"}, {"nflog_group", 1}})).ok());
   EXPECT_FALSE(NftStep::Create(spec({{"prefix", "p"}, {"user", "p-offline"}})).ok());
-  EXPECT_FALSE(NftStep::Create(spec({{"prefix", "p"}, {"user", "p-offline"}, {"nflog_group", 1},
+  EXPECT_FALSE(NftStep::Create(spec({{"prefix", "p"},
+                                     {"user", "p-offline"},
+                                     {"nflog_group", 1},
                                      {"loopback_ports", {0}}}))
                    .ok());
-  EXPECT_FALSE(NftStep::Create(spec({{"prefix", "p"}, {"user", "p-offline"}, {"nflog_group", 1},
-                                     {"table", "bad name;"}}))
-                   .ok());
+  EXPECT_FALSE(
+      NftStep::Create(
+          spec(
+              {{"prefix", "p"}, {"user", "p-offline"}, {"nflog_group", 1}, {"table", "bad name;"}}))
+          .ok());
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 // The residue scan finds each kind of leftover, and nothing once everything is undone.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
 #include <set>
 
 #include "provision/linux/residue.h"
@@ -52,12 +52,13 @@ TEST(LinuxResidueTest, FindsAccountsTableAndAclEntriesThenNothingAfterUndo) {
   q.uids = {uid};
   found = ScanResidue(q);
   ASSERT_TRUE(found.ok()) << found.error().ToString();
-  for (const ResidueFinding& f : *found) ADD_FAILURE() << f.kind << " " << f.subject << ": " << f.detail;
+  for (const ResidueFinding& f : *found)
+    ADD_FAILURE() << f.kind << " " << f.subject << ": " << f.detail;
 
   // A leftover entry naming a journaled uid is found even though its account is gone.
-  ASSERT_EQ(testing::RunStatus({"/usr/bin/setfacl", "-m", "u:" + std::to_string(uid) + ":rw",
-                                ws + "/f"}),
-            0);
+  ASSERT_EQ(
+      testing::RunStatus({"/usr/bin/setfacl", "-m", "u:" + std::to_string(uid) + ":rw", ws + "/f"}),
+      0);
   found = ScanResidue(q);
   ASSERT_TRUE(found.ok());
   ASSERT_EQ(found->size(), 1u);

@@ -1,9 +1,8 @@
 // The state folder step: owner, mode, ACLs, and a real access check as the sandbox users.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "provision/linux/run_as.h"
 #include "provision/linux/state_dir_step.h"
@@ -102,9 +101,8 @@ TEST_F(LinuxStateDirTest, HardensAnOpenFolderAndPutsItBackExactly) {
   ASSERT_EQ(mkdir(state_.c_str(), 0777), 0);
   ASSERT_EQ(chmod(state_.c_str(), 0777), 0);
   ASSERT_EQ(chown(state_.c_str(), 65534, 65534), 0);
-  ASSERT_EQ(RunStatus({"/usr/bin/setfacl", "-m", "u:" + std::to_string(offline_.uid) +
-                                                 ":rwx,d:u:65534:rwx",
-                       state_}),
+  ASSERT_EQ(RunStatus({"/usr/bin/setfacl", "-m",
+                       "u:" + std::to_string(offline_.uid) + ":rwx,d:u:65534:rwx", state_}),
             0);
   int fd = open((state_ + "/secret").c_str(), O_CREAT | O_WRONLY, 0644);
   close(fd);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -13,7 +14,6 @@
 #include <algorithm>
 #include <atomic>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <set>
 #include <sstream>
 

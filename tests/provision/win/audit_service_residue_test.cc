@@ -39,6 +39,10 @@ TEST(WinAuditPolicyStep, UnderWineTheAuditApisAreReportedUnsupportedWithoutCrash
   Status verified = step->Verify();
   ASSERT_FALSE(verified.ok());
   EXPECT_EQ(verified.error().code(), ErrorCode::kUnsupported);
+  // Not readable, so not known to be applied: the executor goes on and fails in CaptureBefore.
+  auto applied = step->IsApplied();
+  STOCKADE_ASSERT_OK(applied);
+  EXPECT_FALSE(*applied);
 }
 
 TEST(WinAuditPolicyStep, RealWindowsAuditsFailuresAndRestoresThePreviousPolicy) {

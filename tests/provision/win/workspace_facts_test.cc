@@ -22,7 +22,8 @@ std::string TempFolder(const char* leaf) {
   DWORD n = GetTempPathW(MAX_PATH + 1, temp);
   fs::path dir = fs::path(std::wstring(temp, n)) / leaf;
   fs::create_directories(dir);
-  return dir.u8string();
+  std::u8string utf8 = dir.u8string();
+  return std::string(utf8.begin(), utf8.end());
 }
 
 TEST(WorkspaceFactsWin, ProjectFolderInTempIsAllowed) {
