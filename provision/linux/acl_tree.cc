@@ -2,12 +2,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 
 #include <algorithm>
 #include <atomic>
@@ -146,8 +145,7 @@ class Walker {
 
   // Walks the directory `fd` (already opened and stat'ed) at `relpath` and everything below it.
   template <typename Fn>
-  Status Walk(UniqueFd fd, const struct stat& st, const std::string& relpath, bool prot,
-              Fn& fn) {
+  Status Walk(UniqueFd fd, const struct stat& st, const std::string& relpath, bool prot, Fn& fn) {
     path_ = relpath;
     return Dir(std::move(fd), -1, "", st, prot, fn);
   }
@@ -244,8 +242,8 @@ class Walker {
       }
       ++stats_->files;
       if (child_prot) ++stats_->protected_nodes;
-      Node node{dfd, n, -1, false, nullptr, static_cast<std::uint64_t>(e->d_ino), path_,
-                child_prot};
+      Node node{dfd,   n,         -1, false, nullptr, static_cast<std::uint64_t>(e->d_ino),
+                path_, child_prot};
       STOCKADE_RETURN_IF_ERROR(fn(node));
     }
     path_.resize(base);
@@ -325,7 +323,11 @@ Status RunWalk(int root_fd, const GrantRules* rules, std::vector<TreeStats>* sta
       long cfd = OpenTree2(root_fd, item.relpath);
       if (cfd < 0) {
         int err = errno;
-        if (err == ENOENT || err == ELOOP || err == ENOTDIR || err == EXDEV) {
+        if (err == EXDEV) {
+          ++(*stats)[static_cast<size_t>(w)].skipped_mounts;
+          continue;
+        }
+        if (err == ENOENT || err == ELOOP || err == ENOTDIR) {
           ++(*stats)[static_cast<size_t>(w)].vanished;  // gone or replaced: not followed
           continue;
         }
@@ -498,7 +500,8 @@ std::string Describe(const AclEntry& e) {
   return AclToText(one);
 }
 
-// Collects verification differences: a count and the first few descriptions.
+// Collects verification differences: a count and the first few descriptions (one per thread;
+// merged at the end).
 class DriftLog {
  public:
   DriftLog(TreeStats* stats, int max_reported) : stats_(stats), max_(max_reported) {}
@@ -508,12 +511,7 @@ class DriftLog {
   void EndNode(bool drifted) {
     if (drifted) ++stats_->drifted;
   }
-  Status Result(const std::string& what) const {
-    if (stats_->drifted == 0) return OkStatus();
-    std::string msg = std::to_string(stats_->drifted) + " node(s) " + what + "; ";
-    for (size_t i = 0; i < first_.size(); ++i) msg += (i ? "; " : "") + first_[i];
-    return Error(ErrorCode::kVerificationFailed, msg);
-  }
+  const std::vector<std::string>& first() const { return first_; }
 
  private:
   TreeStats* stats_;
@@ -521,12 +519,55 @@ class DriftLog {
   std::vector<std::string> first_;
 };
 
+Status DriftResult(const std::vector<DriftLog>& logs, const TreeStats& total, int max_reported,
+                   const std::string& what) {
+  if (total.drifted == 0) return OkStatus();
+  std::vector<std::string> first;
+  for (const DriftLog& log : logs) {
+    for (const std::string& f : log.first()) first.push_back(f);
+  }
+  std::sort(first.begin(), first.end());  // stable messages whatever the thread timing
+  if (static_cast<int>(first.size()) > max_reported)
+    first.resize(static_cast<size_t>(max_reported));
+  std::string msg = std::to_string(total.drifted) + " node(s) " + what + "; ";
+  for (size_t i = 0; i < first.size(); ++i) msg += (i ? "; " : "") + first[i];
+  return Error(ErrorCode::kVerificationFailed, msg);
+}
+
+// Per-thread I/O helpers and counters for one walk; `stats` receives the sum at the end.
+struct Workers {
+  Workers(int root_fd, TreeStats* total) : total_(total) {
+    int n = WalkThreads(root_fd);
+    stats.resize(static_cast<size_t>(n));
+    io.reserve(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) io.emplace_back(&stats[static_cast<size_t>(i)]);
+  }
+  ~Workers() {
+    for (const TreeStats& s : stats) AddStats(total_, s);
+  }
+  size_t size() const { return stats.size(); }
+  TreeStats Sum() const {
+    TreeStats sum;
+    for (const TreeStats& s : stats) AddStats(&sum, s);
+    return sum;
+  }
+
+  std::vector<TreeStats> stats;
+  std::vector<AclIo> io;
+
+ private:
+  TreeStats* total_;
+};
+
 }  // namespace
 
+void SetTreeWalkThreads(int threads) { g_walk_threads.store(threads < 0 ? 0 : threads); }
+
 Expected<std::vector<PriorAcl>> CaptureNonMinimalAcls(int root_fd, TreeStats* stats) {
-  std::vector<PriorAcl> out;
-  AclIo io(stats);
-  auto fn = [&](const Node& n) -> Status {
+  Workers workers(root_fd, stats);
+  std::vector<std::vector<PriorAcl>> found(workers.size());
+  auto fn = [&](int w, const Node& n) -> Status {
+    AclIo& io = workers.io[static_cast<size_t>(w)];
     Acl access, def;
     int ra = io.Read(n, kAccessAclXattr, &access);
     if (ra < 0) return XattrError("read the access ACL", n.relpath, errno);
@@ -541,38 +582,46 @@ Expected<std::vector<PriorAcl>> CaptureNonMinimalAcls(int root_fd, TreeStats* st
     prior.ino = n.ino;
     if (ra == 1) prior.access = AclToText(access);
     if (rd == 1) prior.default_acl = AclToText(def);
-    out.push_back(std::move(prior));
+    found[static_cast<size_t>(w)].push_back(std::move(prior));
     return OkStatus();
   };
-  Walker walker(nullptr, stats);
-  STOCKADE_RETURN_IF_ERROR(walker.Run(root_fd, fn));
+  STOCKADE_RETURN_IF_ERROR(RunWalk(root_fd, nullptr, &workers.stats, fn));
+  std::vector<PriorAcl> out;
+  for (auto& part : found) {
+    for (PriorAcl& p : part) out.push_back(std::move(p));
+  }
+  // The journal holds them in path order, whatever order the threads found them in.
+  std::sort(out.begin(), out.end(),
+            [](const PriorAcl& a, const PriorAcl& b) { return a.relpath < b.relpath; });
   return out;
 }
 
 Status GrantAclTree(int root_fd, const GrantRules& rules, TreeStats* stats) {
-  AclIo io(stats);
-  Acl access, updated, def;
-  auto fn = [&](const Node& n) -> Status {
+  Workers workers(root_fd, stats);
+  auto fn = [&](int w, const Node& n) -> Status {
+    AclIo& io = workers.io[static_cast<size_t>(w)];
+    TreeStats& st_w = workers.stats[static_cast<size_t>(w)];
     struct stat fst;
     const struct stat* st = n.st;
     if (!n.is_dir) {
       if (fstatat(n.parent_fd, n.name, &fst, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT) {
-          ++stats->vanished;
+          ++st_w.vanished;
           return OkStatus();
         }
         return ErrnoError(ErrorCode::kIo, "stat " + Shown(n.relpath), errno);
       }
       if (!S_ISREG(fst.st_mode)) {  // replaced since readdir: never follow or grant through it
-        ++stats->vanished;
+        ++st_w.vanished;
         return OkStatus();
       }
       st = &fst;
     }
+    Acl access;
     int ra = io.Read(n, kAccessAclXattr, &access);
     if (ra < 0) {
       if (errno == ENOENT) {
-        ++stats->vanished;
+        ++st_w.vanished;
         return OkStatus();
       }
       return XattrError("read the access ACL", n.relpath, errno);
@@ -582,7 +631,7 @@ Status GrantAclTree(int root_fd, const GrantRules& rules, TreeStats* stats) {
     const std::uint16_t want = n.is_protected
                                    ? static_cast<std::uint16_t>(kAclRead | x)
                                    : static_cast<std::uint16_t>(kAclRead | kAclWrite | x);
-    updated = access;
+    Acl updated = access;
     AddPrincipals(&updated, rules.principals, want, n.is_protected);
     if (ra == 0 || updated != access) {
       if (io.Write(n, kAccessAclXattr, updated) != 0) {
@@ -593,6 +642,7 @@ Status GrantAclTree(int root_fd, const GrantRules& rules, TreeStats* stats) {
     const std::uint16_t want_default =
         n.is_protected ? static_cast<std::uint16_t>(kAclRead | kAclExecute)
                        : static_cast<std::uint16_t>(kAclRead | kAclWrite | kAclExecute);
+    Acl def;
     int rd = io.Read(n, kDefaultAclXattr, &def);
     if (rd < 0) return XattrError("read the default ACL", n.relpath, errno);
     if (rd == 0) def = BaseEntries(access);
@@ -605,26 +655,28 @@ Status GrantAclTree(int root_fd, const GrantRules& rules, TreeStats* stats) {
     }
     return OkStatus();
   };
-  Walker walker(&rules, stats);
-  return walker.Run(root_fd, fn);
+  return RunWalk(root_fd, &rules, &workers.stats, fn);
 }
 
 Status VerifyAclTree(int root_fd, const GrantRules& rules,
                      const std::vector<AclCheckSubject>& subjects, TreeStats* stats,
                      int max_reported) {
-  AclIo io(stats);
-  DriftLog drift(stats, max_reported);
-  Acl access, def;
-  auto fn = [&](const Node& n) -> Status {
+  Workers workers(root_fd, stats);
+  std::vector<DriftLog> drifts;
+  for (TreeStats& s : workers.stats) drifts.emplace_back(&s, max_reported);
+  auto fn = [&](int w, const Node& n) -> Status {
+    AclIo& io = workers.io[static_cast<size_t>(w)];
+    DriftLog& drift = drifts[static_cast<size_t>(w)];
     struct stat fst;
     const struct stat* st = n.st;
     if (!n.is_dir) {
       if (fstatat(n.parent_fd, n.name, &fst, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(fst.st_mode)) {
-        ++stats->vanished;
+        ++workers.stats[static_cast<size_t>(w)].vanished;
         return OkStatus();
       }
       st = &fst;
     }
+    Acl access;
     int ra = io.Read(n, kAccessAclXattr, &access);
     if (ra < 0) return XattrError("read the access ACL", n.relpath, errno);
     if (ra == 0) access = MinimalAclFromMode(st->st_mode);
@@ -657,6 +709,7 @@ Status VerifyAclTree(int root_fd, const GrantRules& rules,
       }
     }
     if (n.is_dir) {
+      Acl def;
       int rd = io.Read(n, kDefaultAclXattr, &def);
       if (rd < 0) return XattrError("read the default ACL", n.relpath, errno);
       if (rd == 0) {
@@ -690,9 +743,8 @@ Status VerifyAclTree(int root_fd, const GrantRules& rules,
     drift.EndNode(bad);
     return OkStatus();
   };
-  Walker walker(&rules, stats);
-  STOCKADE_RETURN_IF_ERROR(walker.Run(root_fd, fn));
-  return drift.Result("do not carry the grant");
+  STOCKADE_RETURN_IF_ERROR(RunWalk(root_fd, &rules, &workers.stats, fn));
+  return DriftResult(drifts, workers.Sum(), max_reported, "do not carry the grant");
 }
 
 Status RevokeAclTree(int root_fd, const std::vector<AclPrincipal>& principals,
@@ -700,23 +752,28 @@ Status RevokeAclTree(int root_fd, const std::vector<AclPrincipal>& principals,
   std::unordered_map<std::string, const PriorAcl*> by_path;
   by_path.reserve(prior.size());
   for (const PriorAcl& p : prior) by_path[p.relpath] = &p;
-  AclIo io(stats);
-  std::optional<Error> first_error;
-  std::uint64_t errors = 0;
-  auto note = [&](Error e) {
-    if (!first_error) first_error = std::move(e);
-    ++errors;
+  Workers workers(root_fd, stats);
+  struct Errors {
+    std::optional<Error> first;
+    std::uint64_t count = 0;
+    void Note(Error e) {
+      if (!first) first = std::move(e);
+      ++count;
+    }
   };
-  Acl access, def;
-  auto fn = [&](const Node& n) -> Status {
+  std::vector<Errors> errors(workers.size());
+  auto fn = [&](int w, const Node& n) -> Status {
+    AclIo& io = workers.io[static_cast<size_t>(w)];
+    Errors& err = errors[static_cast<size_t>(w)];
     const PriorAcl* p = nullptr;
     if (!by_path.empty()) {
       auto it = by_path.find(n.relpath);
       if (it != by_path.end() && it->second->ino == n.ino) p = it->second;
     }
+    Acl access;
     int ra = io.Read(n, kAccessAclXattr, &access);
     if (ra < 0) {
-      if (errno != ENOENT) note(XattrError("read the access ACL", n.relpath, errno));
+      if (errno != ENOENT) err.Note(XattrError("read the access ACL", n.relpath, errno));
       return OkStatus();
     }
     // The access ACL to end with (nullopt: leave as it is).
@@ -724,7 +781,7 @@ Status RevokeAclTree(int root_fd, const std::vector<AclPrincipal>& principals,
     if (p != nullptr && p->access) {
       auto want = AclFromText(*p->access);
       if (!want.ok()) {
-        note(want.error().Wrap("journaled ACL of " + Shown(n.relpath)));
+        err.Note(want.error().Wrap("journaled ACL of " + Shown(n.relpath)));
         return OkStatus();
       }
       if (ra == 0 || *want != access) target = std::move(*want);
@@ -733,24 +790,25 @@ Status RevokeAclTree(int root_fd, const std::vector<AclPrincipal>& principals,
       if (stripped != access) target = std::move(stripped);
     }
     if (target && io.Write(n, kAccessAclXattr, *target) != 0 && errno != ENOENT) {
-      note(XattrError("restore the access ACL", n.relpath, errno));
+      err.Note(XattrError("restore the access ACL", n.relpath, errno));
     }
     if (!n.is_dir) return OkStatus();
+    Acl def;
     int rd = io.Read(n, kDefaultAclXattr, &def);
     if (rd < 0) {
-      note(XattrError("read the default ACL", n.relpath, errno));
+      err.Note(XattrError("read the default ACL", n.relpath, errno));
       return OkStatus();
     }
     if (p != nullptr) {
       if (p->default_acl) {
         auto want = AclFromText(*p->default_acl);
         if (!want.ok()) {
-          note(want.error().Wrap("journaled default ACL of " + Shown(n.relpath)));
+          err.Note(want.error().Wrap("journaled default ACL of " + Shown(n.relpath)));
         } else if ((rd == 0 || *want != def) && io.Write(n, kDefaultAclXattr, *want) != 0) {
-          note(XattrError("restore the default ACL", n.relpath, errno));
+          err.Note(XattrError("restore the default ACL", n.relpath, errno));
         }
       } else if (rd == 1 && io.Remove(n, kDefaultAclXattr) != 0) {
-        note(XattrError("remove the default ACL", n.relpath, errno));
+        err.Note(XattrError("remove the default ACL", n.relpath, errno));
       }
       return OkStatus();
     }
@@ -759,17 +817,23 @@ Status RevokeAclTree(int root_fd, const std::vector<AclPrincipal>& principals,
     if (stripped == def) return OkStatus();
     int rc = HasNamedEntries(stripped) ? io.Write(n, kDefaultAclXattr, stripped)
                                        : io.Remove(n, kDefaultAclXattr);
-    if (rc != 0) note(XattrError("strip the default ACL", n.relpath, errno));
+    if (rc != 0) err.Note(XattrError("strip the default ACL", n.relpath, errno));
     return OkStatus();
   };
-  Walker walker(nullptr, stats);
-  Status walked = walker.Run(root_fd, fn);
-  if (!walked.ok()) note(walked.error());
-  if (first_error) {
+  Status walked = RunWalk(root_fd, nullptr, &workers.stats, fn);
+  Errors all;
+  if (!walked.ok()) all.Note(walked.error());
+  for (Errors& e : errors) {
+    if (e.first) {
+      if (!all.first) all.first = e.first;
+      all.count += e.count;
+    }
+  }
+  if (all.first) {
     return Error(
-        first_error->code(),
-        std::to_string(errors) + " error(s) while revoking; first: " + first_error->context(),
-        first_error->os_kind(), first_error->os_error());
+        all.first->code(),
+        std::to_string(all.count) + " error(s) while revoking; first: " + all.first->context(),
+        all.first->os_kind(), all.first->os_error());
   }
   return OkStatus();
 }
@@ -779,11 +843,14 @@ Status VerifyAclTreeRevoked(int root_fd, const std::vector<AclPrincipal>& princi
                             int max_reported) {
   std::unordered_map<std::string, const PriorAcl*> by_path;
   for (const PriorAcl& p : prior) by_path[p.relpath] = &p;
-  AclIo io(stats);
-  DriftLog drift(stats, max_reported);
-  Acl access, def;
-  auto fn = [&](const Node& n) -> Status {
+  Workers workers(root_fd, stats);
+  std::vector<DriftLog> drifts;
+  for (TreeStats& s : workers.stats) drifts.emplace_back(&s, max_reported);
+  auto fn = [&](int w, const Node& n) -> Status {
+    AclIo& io = workers.io[static_cast<size_t>(w)];
+    DriftLog& drift = drifts[static_cast<size_t>(w)];
     bool bad = false;
+    Acl access, def;
     int ra = io.Read(n, kAccessAclXattr, &access);
     if (ra < 0) return XattrError("read the access ACL", n.relpath, errno);
     int rd = 0;
@@ -823,9 +890,8 @@ Status VerifyAclTreeRevoked(int root_fd, const std::vector<AclPrincipal>& princi
     drift.EndNode(bad);
     return OkStatus();
   };
-  Walker walker(nullptr, stats);
-  STOCKADE_RETURN_IF_ERROR(walker.Run(root_fd, fn));
-  return drift.Result("still differ from before the grant");
+  STOCKADE_RETURN_IF_ERROR(RunWalk(root_fd, nullptr, &workers.stats, fn));
+  return DriftResult(drifts, workers.Sum(), max_reported, "still differ from before the grant");
 }
 
 Expected<std::vector<AclFinding>> FindAclEntries(int root_fd, const std::vector<uid_t>& uids,
@@ -834,11 +900,13 @@ Expected<std::vector<AclFinding>> FindAclEntries(int root_fd, const std::vector<
   std::vector<AclPrincipal> principals;
   for (uid_t u : uids) principals.push_back({false, u});
   for (gid_t g : gids) principals.push_back({true, g});
-  std::vector<AclFinding> out;
-  AclIo io(stats);
-  Acl acl;
-  auto fn = [&](const Node& n) -> Status {
+  Workers workers(root_fd, stats);
+  std::vector<std::vector<AclFinding>> found(workers.size());
+  auto fn = [&](int w, const Node& n) -> Status {
+    AclIo& io = workers.io[static_cast<size_t>(w)];
+    std::vector<AclFinding>& out = found[static_cast<size_t>(w)];
     if (out.size() >= limit) return OkStatus();
+    Acl acl;
     for (const char* attr : {kAccessAclXattr, kDefaultAclXattr}) {
       if (attr == kDefaultAclXattr && !n.is_dir) break;
       int r = io.Read(n, attr, &acl);
@@ -870,8 +938,15 @@ Expected<std::vector<AclFinding>> FindAclEntries(int root_fd, const std::vector<
     }
     return OkStatus();
   };
-  Walker walker(nullptr, stats);
-  STOCKADE_RETURN_IF_ERROR(walker.Run(root_fd, fn));
+  STOCKADE_RETURN_IF_ERROR(RunWalk(root_fd, nullptr, &workers.stats, fn));
+  std::vector<AclFinding> out;
+  for (auto& part : found) {
+    for (AclFinding& f : part) out.push_back(std::move(f));
+  }
+  std::sort(out.begin(), out.end(), [](const AclFinding& a, const AclFinding& b) {
+    return a.relpath != b.relpath ? a.relpath < b.relpath : a.what < b.what;
+  });
+  if (out.size() > limit) out.resize(limit);
   return out;
 }
 

@@ -7,7 +7,9 @@
 //     grant ever opens a device to the sandbox); directories on another filesystem (mount
 //     points inside the tree) are skipped;
 //   * ACLs are read and written as raw xattrs (acl_codec.h): one read and at most one write per
-//     ACL, no per-file allocation beyond the entry vector, no write when nothing changes.
+//     ACL, no write when nothing changes;
+//   * directories are shared out to idle threads (SetTreeWalkThreads), callbacks keep per-thread
+//     state, and results are merged in path order so that journals are deterministic.
 // Relative paths ("a/b", "" for the root) are raw bytes; EscapeRelPath makes them JSON-safe.
 #ifndef STOCKADE_PROVISION_LINUX_ACL_TREE_H_
 #define STOCKADE_PROVISION_LINUX_ACL_TREE_H_
@@ -125,6 +127,12 @@ Expected<NodeAcls> ReadAclsOfFd(int fd, mode_t mode, bool is_dir, const std::str
 // Writes `access` (and, for directories, `default_acl`: nullopt removes it) to an open fd.
 Status WriteAclsOfFd(int fd, const Acl& access, const std::optional<Acl>* default_acl,
                      const std::string& what);
+
+// How many threads tree walks use: 0 (the default) picks the CPU count, at most 4; 1 walks
+// single-threaded. Threads hand whole directories to each other by path, reopened from the root
+// with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV); without openat2 (Linux
+// before 5.6) walks are single-threaded.
+void SetTreeWalkThreads(int threads);
 
 // JSON-safe form of a raw relative path: bytes outside printable ASCII, and '%', as %XX.
 std::string EscapeRelPath(const std::string& raw);

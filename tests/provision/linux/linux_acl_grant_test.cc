@@ -56,6 +56,7 @@ class LinuxAclGrantTest : public ::testing::Test {
   }
   void TearDown() override {
     ForceXattrFallbackForTesting(false);
+    SetTreeWalkThreads(0);
     tmp_.reset();  // files first: they may carry our ids
     cleanup_.reset();
     lock_.reset();
@@ -242,14 +243,25 @@ TEST_F(LinuxAclGrantTest, GroupPrincipalGrantsBothIdentities) {
   EXPECT_EQ(AclAndModeSnapshot(tmp_->path()), before_snapshot);
 }
 
-TEST_F(LinuxAclGrantTest, ReApplyWritesNothingAndTheFallbackPathBehavesTheSame) {
-  for (bool fallback : {false, true}) {
-    SCOPED_TRACE(fallback ? "/proc/self/fd fallback" : "*xattrat");
-    ForceXattrFallbackForTesting(fallback);
+TEST_F(LinuxAclGrantTest, ReApplyWritesNothingAndEveryWalkModeBehavesTheSame) {
+  nlohmann::json journal_;
+  struct Mode {
+    const char* name;
+    bool fallback;
+    int threads;
+  };
+  for (Mode mode : {Mode{"*xattrat, threads", false, 0}, Mode{"/proc/self/fd fallback", true, 3},
+                    Mode{"single-threaded", false, 1}}) {
+    SCOPED_TRACE(mode.name);
+    ForceXattrFallbackForTesting(mode.fallback);
+    SetTreeWalkThreads(mode.threads);
     const std::string before_snapshot = AclAndModeSnapshot(tmp_->path());
     auto step = Make(Spec(ws_));
     auto before = step->CaptureBefore();
     ASSERT_TRUE(before.ok());
+    // The journal is the same whichever way the tree was walked.
+    if (journal_.is_null()) journal_ = (*before)["prior"];
+    EXPECT_EQ((*before)["prior"], journal_);
     ASSERT_TRUE(step->Apply().ok());
     std::uint64_t first_writes = step->last_stats().acl_writes;
     EXPECT_GT(first_writes, 0u);
