@@ -6,27 +6,15 @@
 #include <set>
 #include <string>
 
+#include "provision/win/win_util.h"
 #include "provision/workspace/workspace_check.h"
 
 namespace stockade::provision {
 
+using win::Utf8;
+using win::Wide;
+
 namespace {
-
-std::wstring Wide(const std::string& utf8) {
-  int n = MultiByteToWideChar(CP_UTF8, 0, utf8.data(), static_cast<int>(utf8.size()), nullptr, 0);
-  std::wstring out(static_cast<size_t>(n), L'\0');
-  MultiByteToWideChar(CP_UTF8, 0, utf8.data(), static_cast<int>(utf8.size()), out.data(), n);
-  return out;
-}
-
-std::string Utf8(const std::wstring& wide) {
-  int n = WideCharToMultiByte(CP_UTF8, 0, wide.data(), static_cast<int>(wide.size()), nullptr, 0,
-                              nullptr, nullptr);
-  std::string out(static_cast<size_t>(n), '\0');
-  WideCharToMultiByte(CP_UTF8, 0, wide.data(), static_cast<int>(wide.size()), out.data(), n,
-                      nullptr, nullptr);
-  return out;
-}
 
 Error Win32Error(const std::string& what, DWORD code) {
   return Error(ErrorCode::kOs, what, OsErrorKind::kWin32, static_cast<std::int64_t>(code));
