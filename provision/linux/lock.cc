@@ -72,10 +72,9 @@ void ProvisionLock::Release() {
   if (handle_ < 0) return;
   int fd = static_cast<int>(handle_);
   handle_ = -1;
-  // Clear the pid before unlocking so that nobody reads a stale holder; errors are irrelevant
-  // here (the lock is released by close either way).
-  if (ftruncate(fd, 0) != 0) {
-  }
+  // Clear the pid before unlocking so that nobody reads a stale holder. Best effort: a failure
+  // only leaves a stale pid for the message, and close releases the lock either way.
+  [[maybe_unused]] int truncated = ftruncate(fd, 0);
   flock(fd, LOCK_UN);
   close(fd);
 }
