@@ -13,11 +13,12 @@ int StockadeMain(const stockade::cli::Args& args) {
 
   int exit_code = kExitOk;
   RegisterPolicyCommands(app, globals, &exit_code);
+  RegisterRunCommand(app, globals, &exit_code);
+  RegisterExplainCommand(app, globals, &exit_code);
+  // After the command that creates `audit` (query/export/verify/tail), when it is registered.
+  RegisterAuditReviewCommands(app, globals, &exit_code);
   RegisterNotImplemented(app, "stockade",
-                         {{"run", "Run a command in the sandbox"},
-                          {"audit", "Query, export, verify and report the audit trail"},
-                          {"selftest", "Attack the sandbox on this machine and report"},
-                          {"explain", "Say which rule allows or denies a path or host:port"},
+                         {{"selftest", "Attack the sandbox on this machine and report"},
                           {"status", "Show the sandbox's state on this machine"}},
                          &exit_code);
   int parsed = ParseArgs(app, args);

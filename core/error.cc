@@ -35,6 +35,11 @@ constexpr std::array kCodeNames = {
     CodeName{ErrorCode::kVerificationFailed, "E_VERIFICATION_FAILED"},
     CodeName{ErrorCode::kTimeout, "E_TIMEOUT"},
     CodeName{ErrorCode::kInternal, "E_INTERNAL"},
+    CodeName{ErrorCode::kProtocol, "E_PROTOCOL"},
+    CodeName{ErrorCode::kProtocolVersion, "E_PROTOCOL_VERSION"},
+    CodeName{ErrorCode::kNotGranted, "E_NOT_GRANTED"},
+    CodeName{ErrorCode::kNotProvisioned, "E_NOT_PROVISIONED"},
+    CodeName{ErrorCode::kServiceUnavailable, "E_SERVICE_UNAVAILABLE"},
 };
 
 std::string_view OsKindLabel(OsErrorKind kind) {

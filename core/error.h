@@ -39,6 +39,11 @@ enum class ErrorCode : std::uint16_t {
   kVerificationFailed = 19, // an OS change read back differently from what was asked
   kTimeout = 20,
   kInternal = 21,           // a broken invariant: a bug in Stockade
+  kProtocol = 22,           // a malformed, oversized or unexpected client/service message
+  kProtocolVersion = 23,    // the peer speaks a protocol version this side does not
+  kNotGranted = 24,         // the workspace is not granted (stockade-provision grant)
+  kNotProvisioned = 25,     // the sandbox identity asked for is not provisioned
+  kServiceUnavailable = 26, // the service is not running or its socket/pipe is not reachable
 };
 
 // Returns the stable name of a code, e.g. "E_POLICY_PARSE".

@@ -67,11 +67,25 @@ struct LaunchSpec {
 // "NAME=VALUE" environment entries, absolute lexically clean paths (no "." or ".." components,
 // no empty components), a cwd, protected relative names without "/" or "..", a uid and gid other
 // than 0 unless same_user, no loopback port 0.
+// Windows builds: a spec whose cwd is a drive path ("C:\...") is checked by
+// ValidateWindowsLaunchSpec instead (Windows specs hold drive paths and an account name).
 // Errors: kInvalidArgument naming the field and the offending value.
 Status ValidateLaunchSpec(const LaunchSpec& spec);
 
+// The Windows shape of a spec (portable string checks, used by the Windows launcher): as above,
+// but every path is a clean drive path (IsCleanWindowsPath), protected relative names are one
+// plain name without a backslash, deny-read paths are not a drive root, and the identity needs an
+// account name unless same_user (uid/gid are not used on Windows).
+Status ValidateWindowsLaunchSpec(const LaunchSpec& spec);
+
 // True when `path` is absolute and lexically clean as described above ("/" itself is clean).
 bool IsCleanAbsolutePath(const std::string& path);
+
+// True for "X:\" and "X:\a\b": a drive letter, a colon, backslash-separated components that
+// are neither empty, "." nor "..", no trailing backslash (except the root), no forward slash, no
+// NUL, none of the characters Windows forbids in names (<>:"|?* and controls). UNC paths,
+// "\\?\" paths and device names are refused: a sandbox's folders are local folders.
+bool IsCleanWindowsPath(const std::string& path);
 
 }  // namespace stockade::runner
 

@@ -16,7 +16,8 @@ linux_pkgs=(cmake ninja-build g++ pkg-config tcl
   libsqlite3-dev libboost-filesystem1.74-dev libboost1.74-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev googletest libgtest-dev libssl-dev
   libacl1-dev acl libseccomp-dev libnftables-dev nftables libnetfilter-log-dev
-  passwd sqlite3 xz-utils dpkg-dev bubblewrap)
+  passwd sqlite3 xz-utils dpkg-dev bubblewrap
+  rsyslog chromium)  # audit review tests: syslog forwarding receiver, HTML report rendering
 windows_pkgs=(wine wine64 g++-mingw-w64-x86-64-posix nsis)
 
 pkgs=("${linux_pkgs[@]}")

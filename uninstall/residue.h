@@ -20,6 +20,10 @@ struct ResidueScope {
   std::vector<std::string> services;    // service names the journal registered
   std::vector<std::string> sids;        // Windows: SIDs the journal granted (the write SID)
   std::vector<std::string> paths;       // granted workspaces and the state folder
+  std::string state_dir;                // the state folder (Linux: the service's pidfile)
+  // Windows: the journal ever recorded an audit-policy step. Only then can the global SACL hold
+  // an entry of ours (a step is journaled before its change), so only then is it scanned.
+  bool audit_policy = false;
 };
 
 struct ResidueItem {

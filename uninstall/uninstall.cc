@@ -96,6 +96,7 @@ Expected<ResidueScope> ScopeFromJournal(provision::Journal& journal, const std::
   ResidueScope scope;
   scope.prefix = prefix;
   AddUnique(scope.paths, state_dir);
+  scope.state_dir = state_dir;
   auto txns = journal.ListTransactions();
   if (!txns.ok()) return txns.error();
   for (const provision::TransactionRecord& txn : *txns) {
@@ -114,7 +115,11 @@ Expected<ResidueScope> ScopeFromJournal(provision::Journal& journal, const std::
               ParamOr(spec, "table", provision::NftTableFor(ParamOr(spec, "prefix", prefix))));
         }
       } else if (spec.kind == provision::kind::kService) {
-        AddUnique(scope.services, ParamOr(spec, "name", "Stockade"));
+        // The step's default name: provision/win/service_step.h, provision/linux/service_step.h.
+        const bool linux_os = provision::NativeTargetOs() == provision::TargetOs::kLinux;
+        AddUnique(scope.services, ParamOr(spec, "name", linux_os ? "stockaded" : "Stockade"));
+      } else if (spec.kind == provision::kind::kAuditPolicy) {
+        scope.audit_policy = true;
       } else if (spec.kind == provision::kind::kWriteSid) {
         AddUnique(scope.sids, ParamOr(spec, "sid", ""));
       } else if (spec.kind == provision::kind::kWorkspaceGrant) {

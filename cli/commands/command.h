@@ -28,6 +28,21 @@ void RegisterPolicyCommands(CLI::App& parent, GlobalOptions& globals, int* exit_
 // (cli/commands/provision_commands.cc).
 void RegisterProvisionCommands(CLI::App& parent, GlobalOptions& globals, int* exit_code);
 
+// `stockade run [--identity ...] [--workspace DIR] [--timeout SECONDS] [--env NAME=VALUE ...]
+// [--socket PATH] [--unprovisioned] -- COMMAND [ARGS...]` (cli/commands/run_command.cc): the
+// exit code is the client's (runner/client/client.h: the command's status or 2/8/122/124-127).
+void RegisterRunCommand(CLI::App& parent, GlobalOptions& globals, int* exit_code);
+
+// `stockade explain PATH|HOST:PORT [--identity offline|online] [--workspace DIR] [--json]`
+// (cli/commands/explain_command.cc): which policy rule allows or denies it.
+void RegisterExplainCommand(CLI::App& parent, GlobalOptions& globals, int* exit_code);
+
+// `stockade audit report --html FILE [filters]` and `stockade audit forward --to HOST:PORT
+// [--from-seq N] [--follow] [filters]` (cli/commands/audit_report_command.cc). Adds them to the
+// existing `audit` subcommand of `parent`, creating it when absent: call it after the function
+// that registers `audit query|export|verify|tail`.
+void RegisterAuditReviewCommands(CLI::App& parent, GlobalOptions& globals, int* exit_code);
+
 // Subcommands that exist in the interface but are not built yet: each says so plainly and
 // exits with kExitNotImplemented. `names` are {name, description} pairs.
 void RegisterNotImplemented(CLI::App& parent, std::string_view program,

@@ -5,6 +5,7 @@
 // docs/exit-codes.md (4 not elevated, 3 policy, 5 journal corrupt/too new/locked, 9 drift).
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -18,6 +19,7 @@
 
 #include "cli/commands/command.h"
 #include "cli/common/exit_codes.h"
+#include "cli/common/grant_owner.h"
 #include "cli/common/output.h"
 #include "core/paths/locations.h"
 #include "core/paths/path_rules.h"
@@ -235,6 +237,17 @@ int RunApply(const GlobalOptions& globals, bool json, const std::string& service
   context.policy_path = globals.policy_path;
   auto specs = pv::PlanApply(*session.policy, context);
   if (!specs.ok()) return ReportError(kProgram, specs.error(), json);
+  // Test hook (docs/deployment.md): STOCKADE_PLAN_ONLY=<kind>[,<kind>...] keeps only those step
+  // kinds of the plan. The installer tests under Wine use it, where the identity, ACL and
+  // firewall steps cannot persist; it is announced on stderr so that it is never silent.
+  if (const char* only = std::getenv("STOCKADE_PLAN_ONLY"); only != nullptr && *only != '\0') {
+    const std::string list = std::string(",") + only + ",";
+    std::erase_if(*specs, [&](const pv::StepSpec& spec) {
+      return list.find("," + spec.kind + ",") == std::string::npos;
+    });
+    Progress(std::string("test hook STOCKADE_PLAN_ONLY=") + only + ": only " +
+             std::to_string(specs->size()) + " step(s) of the plan are kept");
+  }
   if (!json) {
     Progress("policy " + session.policy->source + ": " + std::to_string(specs->size()) +
              " step(s) planned");
@@ -412,7 +425,8 @@ int RunRepair(const GlobalOptions& globals, bool json) {
   return ReportRun("repair", total, json);
 }
 
-int RunGrant(const GlobalOptions& globals, bool json, const std::string& dir) {
+int RunGrant(const GlobalOptions& globals, bool json, const std::string& dir,
+             const std::string& owner_user) {
   auto workspace = AbsoluteWorkspace(dir);
   if (!workspace.ok()) return ReportError(kProgram, workspace.error(), json);
   Session session;
@@ -428,6 +442,10 @@ int RunGrant(const GlobalOptions& globals, bool json, const std::string& dir) {
   if (!live.ok()) return ReportError(kProgram, live.error(), json);
   auto spec = pv::PlanGrant(*session.policy, Context(executor, live), *workspace);
   if (!spec.ok()) return ReportError(kProgram, spec.error(), json);
+  // The grant's owner: the only user (besides root) the service lets run in this workspace.
+  auto owner = ResolveGrantOwner(owner_user, *workspace);
+  if (!owner.ok()) return ReportError(kProgram, owner.error(), json);
+  if (*owner) spec->params["owner_uid"] = **owner;
   auto result = executor.Run(pv::txn_kind::kGrant, {{"path", *workspace}}, {*spec});
   if (!result.ok()) return ReportError(kProgram, result.error().Wrap("grant"), json);
   return ReportRun("grant " + *workspace, *result, json);
@@ -558,8 +576,12 @@ void RegisterProvisionCommands(CLI::App& parent, GlobalOptions& globals, int* ex
       "Grant a workspace folder to the sandbox identities (protected subpaths stay read-only). "
       "Refuses symlinks/junctions, system folders, filesystem/drive roots and whole profiles.");
   grant->add_option("DIR", *dir, "Workspace folder")->required();
+  auto owner = std::make_shared<std::string>();
+  grant->add_option("--owner", *owner,
+                    "The user who may run commands in this workspace through the service "
+                    "(default: the folder's owner; root may always)");
   grant->add_flag("--json", *json, "Print the result as JSON on stdout");
-  grant->callback([=] { *exit_code = RunGrant(*g, *json, *dir); });
+  grant->callback([=] { *exit_code = RunGrant(*g, *json, *dir, *owner); });
 
   CLI::App* revoke = parent.add_subcommand(
       "revoke", "Revoke a workspace grant: restores the folder's previous ACLs exactly");

@@ -23,6 +23,11 @@ int ExitCodeFor(const Error& error) {
       return kExitNotImplemented;
     case ErrorCode::kVerificationFailed:
       return kExitVerification;
+    case ErrorCode::kServiceUnavailable:
+      return kExitUnavailable;
+    case ErrorCode::kNotGranted:
+    case ErrorCode::kNotProvisioned:
+      return kExitRunRefused;
     default:
       return kExitFailure;
   }

@@ -22,6 +22,10 @@ inline constexpr int kExitRunTimeout = 124;     // stockade run: the tree was ki
 inline constexpr int kExitRunSandbox = 125;     // stockade run: the sandbox could not be set up
 inline constexpr int kExitRunNotExecutable = 126;
 inline constexpr int kExitRunNotFound = 127;
+// stockade run: the service refused the request (workspace not granted or granted to another
+// user, identity not provisioned or not allowed, caller not allowed). Below 124 so that it never
+// collides with the command's own 124-127 meanings above.
+inline constexpr int kExitRunRefused = 122;
 
 // The exit code for a failed operation, chosen from its stable error code.
 int ExitCodeFor(const Error& error);

@@ -1,8 +1,8 @@
-// Registers the step kinds Linux implements. kind::kService is registered by the service's own
-// step once the service exists; the Windows-only kinds are not implemented here.
+// Registers the step kinds Linux implements; the Windows-only kinds are not implemented here.
 #include "provision/linux/acl_grant_step.h"
 #include "provision/linux/group_step.h"
 #include "provision/linux/nft_step.h"
+#include "provision/linux/service_step.h"
 #include "provision/linux/state_dir_step.h"
 #include "provision/linux/user_step.h"
 #include "provision/step.h"
@@ -17,6 +17,7 @@ void RegisterPlatformSteps(StepRegistry& registry) {
   registry.Register(kind::kStateDir, &linux_os::StateDirStep::Create);
   registry.Register(kind::kNetworkRules, &linux_os::NftStep::Create);
   registry.Register(kind::kWorkspaceGrant, &linux_os::AclGrantStep::Create);
+  registry.Register(kind::kService, &linux_os::ServiceStep::Create);
 }
 
 }  // namespace stockade::provision

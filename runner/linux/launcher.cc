@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -75,6 +77,8 @@ struct ChildPlan {
   uid_t self_uid = 0;
   gid_t self_gid = 0;
   bool new_session = true;
+  bool controlling_tty = false;
+  bool kill_with_launcher = false;
   int stdio[3] = {-1, -1, -1};
   int error_fd = -1;
   const MountPlan* mounts = nullptr;
@@ -147,6 +151,23 @@ bool SetupStdio(const ChildPlan& plan, SetupFailure* failure) noexcept {
     ChildReport(plan, failure);
   }
   if (!SetupStdio(plan, &failure)) ChildReport(plan, failure);
+  if (plan.controlling_tty) {
+    // The first standard stream that is a terminal; TIOCSCTTY with 0 never steals a terminal
+    // that is already another session's controlling terminal.
+    int err = ENOTTY;
+    bool done = false;
+    for (int fd = 0; fd < 3 && !done; ++fd) {
+      if (::syscall(SYS_ioctl, fd, TIOCSCTTY, 0) == 0) {
+        done = true;
+      } else {
+        err = errno;
+      }
+    }
+    if (!done) {
+      Fail(&failure, SetupStep::kControllingTty, err, nullptr);
+      ChildReport(plan, failure);
+    }
+  }
   // Nothing but 0..2 may reach the command: the service's sockets, the audit store, the other
   // trees' pipes. Marked close-on-exec rather than closed, so that the error pipe survives
   // until execve succeeds.
@@ -160,6 +181,11 @@ bool SetupStdio(const ChildPlan& plan, SetupFailure* failure) noexcept {
   if (plan.switch_identity && !ApplyIdentity(plan.identity, &failure)) ChildReport(plan, failure);
   if (!ClearCapabilities(&failure)) ChildReport(plan, failure);
   if (!SetNoNewPrivs(&failure)) ChildReport(plan, failure);
+  // After every credential change (commit_creds clears the parent-death signal).
+  if (plan.kill_with_launcher && ::syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) {
+    Fail(&failure, SetupStep::kNoNewPrivs, errno, "prctl(PR_SET_PDEATHSIG)");
+    ChildReport(plan, failure);
+  }
   // As the identity: a folder it may not enter fails here, not later inside the command.
   if (::syscall(SYS_chdir, plan.cwd) != 0) {
     Fail(&failure, SetupStep::kChdir, errno, plan.cwd);
@@ -256,7 +282,12 @@ Expected<ProcessTree> ProcessTree::Launch(const LaunchSpec& spec, const LaunchOp
   auto seccomp = SeccompProgramFor(SeccompNetworkFor(spec));
   if (!seccomp.ok()) return seccomp.error().Wrap("launch: seccomp");
   auto program = ResolveProgram(spec);
-  if (!program.ok()) return program.error().Wrap("launch");
+  if (!program.ok()) {
+    if (options.failure_info != nullptr && program.error().code() == ErrorCode::kNotFound) {
+      options.failure_info->program_not_found = true;
+    }
+    return program.error().Wrap("launch");
+  }
 
   std::vector<char*> argv;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -281,6 +312,8 @@ Expected<ProcessTree> ProcessTree::Launch(const LaunchSpec& spec, const LaunchOp
   plan.self_uid = ::geteuid();
   plan.self_gid = ::getegid();
   plan.new_session = options.new_session;
+  plan.controlling_tty = options.new_session && options.controlling_tty;
+  plan.kill_with_launcher = options.kill_with_launcher;
   plan.stdio[0] = options.stdin_fd;
   plan.stdio[1] = options.stdout_fd;
   plan.stdio[2] = options.stderr_fd;
@@ -353,6 +386,10 @@ Expected<ProcessTree> ProcessTree::Launch(const LaunchSpec& spec, const LaunchOp
     return Error(ErrorCode::kInternal, "launch: the child reported a truncated setup failure");
   }
   failure.detail[sizeof(failure.detail) - 1] = '\0';
+  if (options.failure_info != nullptr) {
+    options.failure_info->step = failure.step;
+    options.failure_info->err = failure.err;
+  }
   std::string context =
       "sandbox setup failed in the child at " + std::string(SetupStepName(failure.step));
   if (failure.detail[0] != '\0') context += " on '" + std::string(failure.detail) + "'";

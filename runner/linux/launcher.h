@@ -28,9 +28,18 @@
 #include "core/error.h"
 #include "runner/launch_spec.h"
 #include "runner/linux/cgroup.h"
+#include "runner/linux/setup_failure.h"
 #include "runner/linux/unique_fd.h"
 
 namespace stockade::runner::linux_os {
+
+// Why Launch() failed, for callers that map failures to exit codes (the service: 125 for a
+// sandbox setup failure, 126/127 for a command that cannot be executed or found).
+struct LaunchFailureInfo {
+  SetupStep step = SetupStep::kNone;  // the child's failing step; kNone: failed in the parent
+  int err = 0;                        // its errno
+  bool program_not_found = false;     // argv[0] was not found in PATH (before any clone)
+};
 
 struct LaunchOptions {
   // Descriptors that become the tree's stdin, stdout and stderr; -1 keeps the launcher's own.
@@ -39,10 +48,23 @@ struct LaunchOptions {
   int stderr_fd = -1;
   // setsid() in the child: the tree leaves the launcher's session and controlling terminal.
   bool new_session = true;
+  // With new_session: make the first of the tree's stdin, stdout, stderr that is a terminal
+  // (a pty slave the client relays) the new session's controlling terminal (ioctl TIOCSCTTY),
+  // so that job control, ^C and SIGWINCH work inside. None being a terminal is a setup failure.
+  bool controlling_tty = false;
+  // The tree's first process gets SIGKILL when the launching thread dies (PR_SET_PDEATHSIG, set
+  // after the last credential change, which would clear it). For the unprovisioned mode, where
+  // the client is the launcher: a client killed with SIGKILL takes the tree's PID namespace, and
+  // so every process of the tree, with it. Not needed by the service (its trees live in a cgroup
+  // and it kills them itself). A launcher killed between clone3 and that prctl (microseconds)
+  // is not covered.
+  bool kill_with_launcher = false;
   CgroupOptions cgroup;
   // Where the empty mode-000 file that covers deny-read files lives. "" = /run/stockade for root,
   // /tmp/stockade-<uid> otherwise.
   std::string runtime_dir;
+  // When set, filled in by a failed Launch() (left untouched on success).
+  LaunchFailureInfo* failure_info = nullptr;
 };
 
 struct ExitStatus {

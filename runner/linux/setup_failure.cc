@@ -44,6 +44,8 @@ const char* SetupStepName(SetupStep step) {
       return "seccomp(SECCOMP_SET_MODE_FILTER)";
     case SetupStep::kExec:
       return "execve";
+    case SetupStep::kControllingTty:
+      return "ioctl(TIOCSCTTY) (controlling terminal)";
   }
   return "unknown step";
 }

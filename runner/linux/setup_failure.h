@@ -31,6 +31,7 @@ enum class SetupStep : std::uint32_t {
   kLandlock,        // landlock_restrict_self
   kSeccomp,         // seccomp(SECCOMP_SET_MODE_FILTER)
   kExec,            // execve
+  kControllingTty,  // ioctl(TIOCSCTTY) on the relayed terminal (after setsid, before dup2s end)
 };
 
 // "setresuid", "landlock_restrict_self", ...: the system call (and what it was for).

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "provision/linux/residue.h"
+#include "provision/linux/service_step.h"
 
 namespace stockade::uninstall {
 
@@ -41,6 +42,12 @@ Expected<std::vector<ResidueItem>> ScanResidue(const ResidueScope& scope,
   if (!findings.ok()) return findings.error().Wrap("residue scan");
   std::vector<ResidueItem> out;
   for (const auto& f : *findings) out.push_back({f.kind, f.subject, f.detail});
+  // The service: its unit file, pidfile or a daemon still serving from the state folder.
+  for (const std::string& name : scope.services) {
+    for (const std::string& left : provision::linux_os::ServiceResidue(name, scope.state_dir)) {
+      out.push_back({"service", name, left});
+    }
+  }
   return out;
 }
 

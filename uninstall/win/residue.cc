@@ -32,6 +32,7 @@ Expected<std::vector<ResidueItem>> ScanResidue(const ResidueScope& scope,
   query.registry_keys = {provision::win::kStockadeKey};
   query.services = scope.services;
   query.paths = scope.paths;
+  query.check_audit_sacl = scope.audit_policy;
   for (const auto& sid : ids.value("sids", nlohmann::json::array())) {
     if (sid.is_string()) query.sids.push_back(sid.get<std::string>());
   }

@@ -1,0 +1,23 @@
+// The live workspace grants, read from the provisioning journal (portable). The service reads
+// them per request (a read-only SQLite open, WAL: never blocks the provisioner), so a grant or
+// revoke takes effect on the next run without restarting the service.
+#ifndef STOCKADE_RUNNER_SERVICE_GRANTS_H_
+#define STOCKADE_RUNNER_SERVICE_GRANTS_H_
+
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "runner/service/broker.h"
+
+namespace stockade::runner::service {
+
+// Every live workspace.grant step of the journal in `state_dir`, oldest first: params.path and
+// params.owner_uid (absent in grants journaled before owners were recorded). No journal yet:
+// an empty list. Errors: the journal's (kStateCorrupt, kStateTooNew, kDatabase...), and
+// kStateCorrupt when a live grant's path is not a string.
+Expected<std::vector<Grant>> ReadLiveGrants(const std::string& state_dir);
+
+}  // namespace stockade::runner::service
+
+#endif  // STOCKADE_RUNNER_SERVICE_GRANTS_H_
