@@ -477,6 +477,10 @@ void Store::Impl::WriterLoop() {
 }
 
 Status Store::Impl::CommitBatch(std::vector<Pending>& batch) {
+  // A statement left mid-step by a failed batch would refuse new bindings: start clean.
+  for (auto* stmt : {&insert_event, &session_start, &session_end, &set_meta}) {
+    (void)(*stmt)->Reset();
+  }
   auto tx = sqlite::Transaction::Begin(*db);
   if (!tx.ok()) return tx.error().Wrap("recording audit events");
   std::int64_t seq = head_seq;

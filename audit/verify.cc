@@ -98,6 +98,26 @@ class SegmentVerifier {
                      "the stored bytes of event " + Num(seq) +
                          " are not a valid event: " + event.error().context());
       }
+      if (!prev_col || !hash_col) {
+        return Break(seq, BreakKind::kModified,
+                     "the stored hashes of event " + Num(seq) + " are not 32 bytes");
+      }
+      auto computed = ChainHash(prev, AsView(data));
+      if (!computed.ok()) return computed.error();
+      // Is the row internally consistent (its bytes hash, from the predecessor hash it names,
+      // to its stored hash)? A row that moved intact (reordered, or renumbered around a
+      // deletion or an insertion) is; a row whose bytes changed is not.
+      auto own = ChainHash(*prev_col, AsView(data));
+      if (!own.ok()) return own.error();
+      if (*own != *hash_col) {
+        if (*computed == *hash_col) {
+          return Break(seq, BreakKind::kModified,
+                       "the prev_hash column of event " + Num(seq) + " was changed");
+        }
+        return Break(seq, BreakKind::kModified,
+                     "event " + Num(seq) +
+                         " was modified: its stored bytes do not match its hash");
+      }
       if (event->seq != seq) {
         if (event->seq > seq) {
           // Either this position's event moved later (reordered), or it is gone and the
@@ -123,42 +143,17 @@ class SegmentVerifier {
         return Break(seq, BreakKind::kModified,
                      "position " + Num(seq) + " holds an event numbered " + Num(event->seq));
       }
-      if (!prev_col || !hash_col) {
-        return Break(seq, BreakKind::kModified,
-                     "the stored hash of event " + Num(seq) + " is not 32 bytes");
-      }
-      auto computed = ChainHash(prev, AsView(data));
-      if (!computed.ok()) return computed.error();
       if (*prev_col != prev) {
-        // The event names a predecessor hash other than the chain's. Either only this row's
-        // prev_hash column changed (its own hash still follows from the real predecessor), or
-        // the predecessor was rewritten together with its hash (this event still follows from
-        // the predecessor's original hash).
-        if (*computed == *hash_col) {
-          return Break(seq, BreakKind::kModified,
-                       "the prev_hash column of event " + Num(seq) + " was changed");
-        }
-        auto original = ChainHash(*prev_col, AsView(data));
-        if (!original.ok()) return original.error();
-        if (*original == *hash_col && seq - 1 >= expect.first_seq) {
+        // This event is intact but was chained to a different hash of its predecessor: the
+        // predecessor was rewritten together with its hash.
+        if (seq - 1 >= expect.first_seq) {
           return Break(seq - 1, BreakKind::kModified,
-                       "event " + Num(seq - 1) +
-                           " was modified and re-hashed: event " + Num(seq) +
-                           " was chained to a different hash of it");
+                       "event " + Num(seq - 1) + " was modified and re-hashed: event " +
+                           Num(seq) + " was chained to a different hash of it");
         }
-        if (*original == *hash_col) {
-          return Break(seq, BreakKind::kModified,
-                       "event " + Num(seq) + " does not chain from " + expect.head_source +
-                           " of the previous segment");
-        }
-        return Break(seq, BreakKind::kModified,
-                     "event " + Num(seq) + " was modified (its bytes and chain links do not "
-                     "match its hash)");
-      }
-      if (*computed != *hash_col) {
-        return Break(seq, BreakKind::kModified,
-                     "event " + Num(seq) +
-                         " was modified: its stored bytes do not match its hash");
+        return Break(seq, BreakKind::kSealMismatch,
+                     "event " + Num(seq) + " does not chain from the last hash of the "
+                     "previous segment");
       }
       // The chained bytes hold; now the indexed columns derived from them.
       const auto* process = std::get_if<ProcessEvent>(&event->body);

@@ -15,11 +15,12 @@ int StockadeMain(const stockade::cli::Args& args) {
   RegisterPolicyCommands(app, globals, &exit_code);
   RegisterRunCommand(app, globals, &exit_code);
   RegisterExplainCommand(app, globals, &exit_code);
+  RegisterAuditCommands(app, globals, &exit_code);
   // After the command that creates `audit` (query/export/verify/tail), when it is registered.
   RegisterAuditReviewCommands(app, globals, &exit_code);
+  RegisterSelftestCommand(app, globals, &exit_code);
   RegisterNotImplemented(app, "stockade",
-                         {{"selftest", "Attack the sandbox on this machine and report"},
-                          {"status", "Show the sandbox's state on this machine"}},
+                         {{"status", "Show the sandbox's state on this machine"}},
                          &exit_code);
   int parsed = ParseArgs(app, args);
   return parsed >= 0 ? parsed : exit_code;

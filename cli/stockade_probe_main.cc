@@ -29,6 +29,21 @@ int ProbeMain(const stockade::cli::Args& args) {
     Usage();
     return 0;
   }
+  if (name == "--markdown") {
+    // The probe table of docs/selftest.md, generated from the catalog so the two cannot drift.
+    std::cout << "| probe | kind | attempts | blocked on Linux by | blocked on Windows by |\n"
+                 "|---|---|---|---|---|\n";
+    for (const ProbeInfo& p : AllProbes()) {
+      const bool on_linux = (static_cast<unsigned>(p.platforms) & 1U) != 0;
+      const bool on_win = (static_cast<unsigned>(p.platforms) & 2U) != 0;
+      std::string kind = p.kind == ProbeKind::kAttack ? "attack" : "allowed";
+      if (p.network == NetworkRole::kOutbound) kind += " (allowed for online)";
+      std::cout << "| `" << p.name << "` | " << kind << " | " << p.attempts << " | "
+                << (on_linux ? p.linux_block : "n/a") << " | "
+                << (on_win ? p.windows_block : "n/a") << " |\n";
+    }
+    return 0;
+  }
   if (name == "--list") {
     for (const ProbeInfo* p : ProbesFor(CurrentPlatform())) {
       std::cout << p->name << "\t" << (p->kind == ProbeKind::kAttack ? "attack" : "allowed")

@@ -16,7 +16,7 @@ struct SessionInfo {
   std::string id;
   bool has_start = false, has_end = false;
   std::string user, identity, workspace, command;
-  TimeNs start = 0, end = 0;  // from the session events
+  TimeNs start = 0, end = 0;   // from the session events
   TimeNs first = 0, last = 0;  // every event of the session
   ExitStatus exit;
   std::size_t spawns = 0, denials = 0;
@@ -83,8 +83,8 @@ std::string ExitText(const SessionInfo& s) {
   if (!s.has_end) return "running / no end event";
   std::string out;
   if (s.exit.code) out = "exit " + std::to_string(*s.exit.code);
-  if (s.exit.signal) out += (out.empty() ? "" : ", ") + std::string("signal ") +
-                            std::to_string(*s.exit.signal);
+  if (s.exit.signal)
+    out += (out.empty() ? "" : ", ") + std::string("signal ") + std::to_string(*s.exit.signal);
   if (s.exit.timed_out) out += (out.empty() ? "" : ", ") + std::string("timed out");
   if (s.exit.killed) out += (out.empty() ? "" : ", ") + std::string("killed");
   return out.empty() ? "ended" : out;
@@ -170,11 +170,21 @@ std::string HtmlEscape(std::string_view text) {
   out.reserve(valid.size() + 16);
   for (char c : valid) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
       default:
         // Other C0 controls are not allowed in HTML text; show them as U+FFFD.
         if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') {
@@ -191,7 +201,7 @@ struct ReportBuilder::State {
   ReportCounts counts;
   std::map<std::string, SessionInfo> sessions;
   std::map<std::string, CommandInfo> commands;
-  std::map<std::string, CommandInfo> denial_kinds;  // "file_write" -> count
+  std::map<std::string, CommandInfo> denial_kinds;                    // "file_write" -> count
   std::map<std::pair<std::string, std::string>, TargetInfo> targets;  // (category, target)
   std::vector<Mark> spawn_marks, denial_marks;
   std::size_t spawn_stride = 1, denial_stride = 1;
@@ -260,11 +270,11 @@ void ReportBuilder::Add(const Event& event) {
     if (name.empty()) name = "(unknown)";
     CommandInfo& c = st.commands[name];
     if (c.count++ == 0) c.example = JoinArgv(p->argv);
-    State::Keep(st.spawn_marks, st.spawn_stride, st.spawn_seen,
-                {event.time, event.session_id,
-                 "exec " + name + " (pid " + std::to_string(p->pid) + ") " + ShortTime(event.time),
-                 false},
-                options_.max_marks);
+    State::Keep(
+        st.spawn_marks, st.spawn_stride, st.spawn_seen,
+        {event.time, event.session_id,
+         "exec " + name + " (pid " + std::to_string(p->pid) + ") " + ShortTime(event.time), false},
+        options_.max_marks);
   } else if (const auto* d = std::get_if<DenialEvent>(&event.body)) {
     ++st.counts.denials;
     if (session != nullptr) ++session->denials;
@@ -347,7 +357,8 @@ std::string ReportBuilder::Render() const {
   if (t1 <= t0) t1 = t0 + 1'000'000'000;  // one second wide when everything is at one instant
   constexpr double kLabelWidth = 230, kPlotWidth = 900, kLane = 24, kTop = 24;
   const double width = kLabelWidth + kPlotWidth + 20;
-  const double height = kTop + kLane * static_cast<double>(std::max<std::size_t>(lanes.size(), 1)) + 24;
+  const double height =
+      kTop + kLane * static_cast<double>(std::max<std::size_t>(lanes.size(), 1)) + 24;
   auto x_of = [&](TimeNs t) {
     return kLabelWidth + kPlotWidth * static_cast<double>(t - t0) / static_cast<double>(t1 - t0);
   };
@@ -364,11 +375,13 @@ std::string ReportBuilder::Render() const {
   if (st.denial_stride > 1) {
     h += " · 1 denial in " + std::to_string(st.denial_stride) + " drawn";
   }
-  h += "</p>\n<div class=\"timeline-wrap\"><svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\""
-       " width=\"" + Num(width) + "\" height=\"" + Num(height) + "\" viewBox=\"0 0 " + Num(width) +
-       " " + Num(height) + "\" data-lanes=\"" + std::to_string(lanes.size()) +
-       "\" data-spawn-marks=\"" + std::to_string(st.spawn_marks.size()) +
-       "\" data-denial-marks=\"" + std::to_string(st.denial_marks.size()) + "\">\n";
+  h +=
+      "</p>\n<div class=\"timeline-wrap\"><svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\""
+      " width=\"" +
+      Num(width) + "\" height=\"" + Num(height) + "\" viewBox=\"0 0 " + Num(width) + " " +
+      Num(height) + "\" data-lanes=\"" + std::to_string(lanes.size()) + "\" data-spawn-marks=\"" +
+      std::to_string(st.spawn_marks.size()) + "\" data-denial-marks=\"" +
+      std::to_string(st.denial_marks.size()) + "\">\n";
   h += "<text x=\"" + Num(kLabelWidth) + "\" y=\"14\">" + HtmlEscape(ShortTime(t0)) +
        "</text><text x=\"" + Num(kLabelWidth + kPlotWidth) + "\" y=\"14\" text-anchor=\"end\">" +
        HtmlEscape(ShortTime(t1)) + "</text>\n";
@@ -386,8 +399,7 @@ std::string ReportBuilder::Render() const {
       const double x0 = x_of(from), x1 = std::max(x_of(to), x0 + 2);
       h += "<rect class=\"session-bar\" x=\"" + Num(x0) + "\" y=\"" + Num(y + 7) + "\" width=\"" +
            Num(x1 - x0) + "\" height=\"10\" rx=\"3\" fill=\"#9db8ea\"><title>" +
-           HtmlEscape("session " + s.id + " · " + s.user + " · " + ExitText(s)) +
-           "</title></rect>";
+           HtmlEscape("session " + s.id + " · " + s.user + " · " + ExitText(s)) + "</title></rect>";
     }
     h += "</g>\n";
   }
@@ -418,8 +430,10 @@ std::string ReportBuilder::Render() const {
   h += "</svg></div></section>\n";
 
   // Sessions.
-  h += "<section><h2>Sessions</h2>\n<table class=\"sortable\" id=\"sessions\" data-session-count=\"" +
-       std::to_string(c.sessions) + "\"><thead><tr><th>session</th><th>started</th>"
+  h += "<section><h2>Sessions</h2>\n<table class=\"sortable\" id=\"sessions\" "
+       "data-session-count=\"" +
+       std::to_string(c.sessions) +
+       "\"><thead><tr><th>session</th><th>started</th>"
        "<th class=\"num\">duration</th><th>user</th><th>identity</th><th>workspace</th>"
        "<th>command</th><th>result</th><th class=\"num\">processes</th>"
        "<th class=\"num\">denials</th></tr></thead><tbody>\n";
@@ -427,12 +441,13 @@ std::string ReportBuilder::Render() const {
     const TimeNs from = s.start != 0 ? s.start : s.first;
     const TimeNs to = s.end != 0 ? s.end : s.last;
     h += "<tr class=\"session\"><td class=\"code\">" + HtmlEscape(id) + "</td><td data-v=\"" +
-         std::to_string(from) + "\">" + HtmlEscape(ShortTime(from)) + "</td><td class=\"num\" data-v=\"" +
-         std::to_string(to - from) + "\">" + HtmlEscape(Duration(from, to)) + "</td><td>" +
-         HtmlEscape(s.user) + "</td><td>" + HtmlEscape(s.identity) + "</td><td class=\"code\">" +
-         HtmlEscape(s.workspace) + "</td><td><code>" + HtmlEscape(s.command) + "</code></td><td>" +
-         HtmlEscape(ExitText(s)) + "</td><td class=\"num\">" + std::to_string(s.spawns) +
-         "</td><td class=\"num\">" + std::to_string(s.denials) + "</td></tr>\n";
+         std::to_string(from) + "\">" + HtmlEscape(ShortTime(from)) +
+         "</td><td class=\"num\" data-v=\"" + std::to_string(to - from) + "\">" +
+         HtmlEscape(Duration(from, to)) + "</td><td>" + HtmlEscape(s.user) + "</td><td>" +
+         HtmlEscape(s.identity) + "</td><td class=\"code\">" + HtmlEscape(s.workspace) +
+         "</td><td><code>" + HtmlEscape(s.command) + "</code></td><td>" + HtmlEscape(ExitText(s)) +
+         "</td><td class=\"num\">" + std::to_string(s.spawns) + "</td><td class=\"num\">" +
+         std::to_string(s.denials) + "</td></tr>\n";
   }
   h += "</tbody></table></section>\n";
 

@@ -138,8 +138,9 @@ struct Forwarder::Impl {
 
 Expected<std::unique_ptr<Forwarder>> Forwarder::Start(const ForwarderOptions& options) {
   if (options.host.empty() || options.port == 0) {
-    return Error(ErrorCode::kInvalidArgument, "syslog forwarder: the receiver needs a host and a "
-                                              "port from 1 to 65535");
+    return Error(ErrorCode::kInvalidArgument,
+                 "syslog forwarder: the receiver needs a host and a "
+                 "port from 1 to 65535");
   }
   if (options.queue_capacity == 0) {
     return Error(ErrorCode::kInvalidArgument, "syslog forwarder: queue_capacity must be > 0");
@@ -162,9 +163,8 @@ Forwarder::~Forwarder() { Stop(); }
 Status Forwarder::Enqueue(std::string message, std::chrono::milliseconds wait) {
   std::unique_lock<std::mutex> lock(impl_->mu);
   if (impl_->stopping) return Error(ErrorCode::kInternal, "syslog forwarder: stopped");
-  const bool has_room = impl_->room.wait_for(lock, wait, [&] {
-    return impl_->stopping || impl_->Held() < impl_->options.queue_capacity;
-  });
+  const bool has_room = impl_->room.wait_for(
+      lock, wait, [&] { return impl_->stopping || impl_->Held() < impl_->options.queue_capacity; });
   if (impl_->stopping) return Error(ErrorCode::kInternal, "syslog forwarder: stopped");
   if (!has_room) {
     ++impl_->stats.dropped;
@@ -180,9 +180,8 @@ Status Forwarder::Enqueue(std::string message, std::chrono::milliseconds wait) {
 
 Status Forwarder::Flush(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(impl_->mu);
-  const bool drained = impl_->done.wait_for(lock, timeout, [&] {
-    return impl_->queue.empty() && impl_->unconfirmed.empty();
-  });
+  const bool drained = impl_->done.wait_for(
+      lock, timeout, [&] { return impl_->queue.empty() && impl_->unconfirmed.empty(); });
   if (!drained) {
     return Error(ErrorCode::kTimeout,
                  "syslog forwarder: " + std::to_string(impl_->queue.size()) + " queued and " +

@@ -20,8 +20,8 @@ std::string ArgvJson(const std::vector<std::string>& argv) {
 std::string ExitText(const ExitStatus& exit) {
   std::string out;
   if (exit.code) out = "code " + std::to_string(*exit.code);
-  if (exit.signal) out += (out.empty() ? "" : ", ") + std::string("signal ") +
-                          std::to_string(*exit.signal);
+  if (exit.signal)
+    out += (out.empty() ? "" : ", ") + std::string("signal ") + std::to_string(*exit.signal);
   if (exit.timed_out) out += (out.empty() ? "" : ", ") + std::string("timed out");
   if (exit.killed) out += (out.empty() ? "" : ", ") + std::string("killed");
   return out.empty() ? "unknown" : out;
@@ -156,8 +156,8 @@ SyslogMessage FromEvent(const Event& event, const SyslogOptions& options) {
       p.push_back({"end_time", TimeOrEmpty(pr->end_time)});
       AddExit(p, pr->exit);
     }
-    summary = std::string(ProcessPhaseName(pr->phase)) + " pid " + std::to_string(pr->pid) +
-              " " + Basename(pr->image) +
+    summary = std::string(ProcessPhaseName(pr->phase)) + " pid " + std::to_string(pr->pid) + " " +
+              Basename(pr->image) +
               (pr->phase == ProcessPhase::kExit ? ": " + ExitText(pr->exit) : "");
   } else if (const auto* d = std::get_if<DenialEvent>(&event.body)) {
     m.severity = 4;
@@ -168,8 +168,8 @@ SyslogMessage FromEvent(const Event& event, const SyslogOptions& options) {
     p.push_back({"process_guid", d->process_guid});
     p.push_back({"source", std::string(DenialSourceName(d->source))});
     p.push_back({"evidence", d->evidence});
-    summary = "denied " + d->access + " " + d->target + " (pid " + std::to_string(d->pid) +
-              ", " + std::string(DenialSourceName(d->source)) + ")";
+    summary = "denied " + d->access + " " + d->target + " (pid " + std::to_string(d->pid) + ", " +
+              std::string(DenialSourceName(d->source)) + ")";
   } else if (const auto* v = std::get_if<ProvisioningEvent>(&event.body)) {
     m.severity = 5;
     p.push_back({"transaction_id", std::to_string(v->transaction_id)});
@@ -186,8 +186,8 @@ SyslogMessage FromEvent(const Event& event, const SyslogOptions& options) {
   std::string truncated;
   for (SdParam& param : p) {
     if (param.value.size() <= options.max_value_bytes) continue;
-    param.value = std::string(
-        review::Utf8Prefix(review::ToValidUtf8(param.value), options.max_value_bytes));
+    param.value =
+        std::string(review::Utf8Prefix(review::ToValidUtf8(param.value), options.max_value_bytes));
     truncated += (truncated.empty() ? "" : ",") + param.name;
   }
   if (!truncated.empty()) p.push_back({"truncated", truncated});

@@ -40,10 +40,10 @@ struct SdParam {
 // One RFC 5424 message before serialisation.
 struct SyslogMessage {
   int facility = 13;
-  int severity = 6;  // 0 emergency ... 7 debug
-  TimeNs time = 0;   // 0 = NILVALUE
+  int severity = 6;                               // 0 emergency ... 7 debug
+  TimeNs time = 0;                                // 0 = NILVALUE
   std::string hostname, app_name, procid, msgid;  // "" = NILVALUE
-  std::string sd_id;                               // "" = no structured data ("-")
+  std::string sd_id;                              // "" = no structured data ("-")
   std::vector<SdParam> params;
   std::string msg;  // free text after the structured data; "" = none
 };

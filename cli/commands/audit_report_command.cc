@@ -152,19 +152,15 @@ int RunReport(const ReportArgs& args, const GlobalOptions& globals) {
   }
   const audit::report::ReportCounts c = builder.counts();
   if (globals.json) {
-    std::cout << nlohmann::json{{"ok", true},
-                                {"file", args.html},
-                                {"bytes", html.size()},
-                                {"events", c.events},
-                                {"sessions", c.sessions},
-                                {"spawns", c.spawns},
-                                {"denials", c.denials}}
-                     .dump(2)
-              << "\n";
+    std::cout
+        << nlohmann::json{{"ok", true},          {"file", args.html},      {"bytes", html.size()},
+                          {"events", c.events},  {"sessions", c.sessions}, {"spawns", c.spawns},
+                          {"denials", c.denials}}
+               .dump(2)
+        << "\n";
   } else {
     std::cout << args.html << ": " << c.sessions << " sessions, " << c.spawns << " spawns, "
-              << c.denials << " denials (" << c.events << " events, " << html.size()
-              << " bytes)\n";
+              << c.denials << " denials (" << c.events << " events, " << html.size() << " bytes)\n";
   }
   return kExitOk;
 }
@@ -238,7 +234,8 @@ int RunForward(const ForwardArgs& args, const GlobalOptions& globals) {
     }
     std::this_thread::sleep_for(std::chrono::duration<double>(args.poll_s));
   }
-  const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(args.flush_timeout_s * 1000));
+  const auto timeout =
+      std::chrono::milliseconds(static_cast<std::int64_t>(args.flush_timeout_s * 1000));
   Status flushed = (*forwarder)->Flush(timeout);
   const audit::syslog::ForwarderStats stats = (*forwarder)->Stats();
   (*forwarder)->Stop();
@@ -260,7 +257,8 @@ int RunForward(const ForwardArgs& args, const GlobalOptions& globals) {
   } else {
     std::cout << "forwarded " << confirmed << " of " << seqs.size() << " events to " << args.to;
     if (!seqs.empty()) std::cout << " (seq " << seqs.front() << " to " << seqs.back() << ")";
-    std::cout << "; " << stats.resent << " resent after " << (stats.connects > 0 ? stats.connects - 1 : 0)
+    std::cout << "; " << stats.resent << " resent after "
+              << (stats.connects > 0 ? stats.connects - 1 : 0)
               << " reconnects; next run: --from-seq " << resume << "\n";
     if (!flushed.ok()) ReportError(kProgram, flushed.error());
   }

@@ -37,11 +37,21 @@ void RegisterRunCommand(CLI::App& parent, GlobalOptions& globals, int* exit_code
 // (cli/commands/explain_command.cc): which policy rule allows or denies it.
 void RegisterExplainCommand(CLI::App& parent, GlobalOptions& globals, int* exit_code);
 
+// `stockade audit query|export|verify|tail` (cli/commands/audit_command.cc): creates the `audit`
+// subcommand; call it before RegisterAuditReviewCommands. verify exits kExitVerification (7)
+// when the trail is broken.
+void RegisterAuditCommands(CLI::App& parent, GlobalOptions& globals, int* exit_code);
+
 // `stockade audit report --html FILE [filters]` and `stockade audit forward --to HOST:PORT
 // [--from-seq N] [--follow] [filters]` (cli/commands/audit_report_command.cc). Adds them to the
 // existing `audit` subcommand of `parent`, creating it when absent: call it after the function
 // that registers `audit query|export|verify|tail`.
 void RegisterAuditReviewCommands(CLI::App& parent, GlobalOptions& globals, int* exit_code);
+
+// `stockade selftest [--identity ...] [--workspace DIR] [--unprovisioned] [--socket S]
+// [--probe NAME ...] [--json]` (cli/commands/selftest_command.cc): exit 0, 10 (escaped/failed),
+// 11 (only the unprovisioned mode's documented limits escaped), or stockade run's own code.
+void RegisterSelftestCommand(CLI::App& parent, GlobalOptions& globals, int* exit_code);
 
 // Subcommands that exist in the interface but are not built yet: each says so plainly and
 // exits with kExitNotImplemented. `names` are {name, description} pairs.

@@ -158,8 +158,7 @@ int Run(const ExplainOptions& options, const GlobalOptions& globals) {
     return std::string(value);
   };
   const std::string resolved = Resolve(options.target);
-  Expected<explain::PathExplanation> e =
-      explain::ExplainPath(*policy, identity, resolved, context);
+  Expected<explain::PathExplanation> e = explain::ExplainPath(*policy, identity, resolved, context);
   if (!e.ok()) {
     ReportError(kProgram, e.error(), json);
     return kExitUsage;

@@ -27,6 +27,11 @@ inline constexpr int kExitRunNotFound = 127;
 // collides with the command's own 124-127 meanings above.
 inline constexpr int kExitRunRefused = 122;
 
+// stockade selftest: an attack escaped, an allowed action failed, or a probe could not run.
+inline constexpr int kExitSelftestFailed = 10;
+// stockade selftest --unprovisioned: the only escapes are that mode's documented limits.
+inline constexpr int kExitSelftestLimits = 11;
+
 // The exit code for a failed operation, chosen from its stable error code.
 int ExitCodeFor(const Error& error);
 

@@ -85,8 +85,7 @@ std::optional<Decision> DenyReadFor(const std::string& path, std::string_view ac
                       ": the path is hidden from the sandbox (neither readable nor writable)");
     }
   }
-  const bool in_temp =
-      !context.temp.empty() && paths::IsWithin(path, context.temp, context.style);
+  const bool in_temp = !context.temp.empty() && paths::IsWithin(path, context.temp, context.style);
   if (!context.state_dir.empty() && !in_temp &&
       paths::IsWithin(path, context.state_dir, context.style)) {
     return Make(std::string(access), Verdict::kDenied, RuleKind::kServiceState, "",
@@ -201,15 +200,24 @@ std::string PortList(const std::vector<std::uint16_t>& ports) {
 
 std::string_view RuleKindName(RuleKind kind) {
   switch (kind) {
-    case RuleKind::kDenyRead: return "deny_read";
-    case RuleKind::kServiceState: return "service_state";
-    case RuleKind::kProtected: return "protected";
-    case RuleKind::kWritableRoot: return "writable_root";
-    case RuleKind::kOutsideRoots: return "outside_roots";
-    case RuleKind::kReadsBroad: return "reads_broad";
-    case RuleKind::kNetworkMode: return "network_mode";
-    case RuleKind::kLoopbackPort: return "loopback_port";
-    case RuleKind::kLoopbackUnlisted: return "loopback_unlisted";
+    case RuleKind::kDenyRead:
+      return "deny_read";
+    case RuleKind::kServiceState:
+      return "service_state";
+    case RuleKind::kProtected:
+      return "protected";
+    case RuleKind::kWritableRoot:
+      return "writable_root";
+    case RuleKind::kOutsideRoots:
+      return "outside_roots";
+    case RuleKind::kReadsBroad:
+      return "reads_broad";
+    case RuleKind::kNetworkMode:
+      return "network_mode";
+    case RuleKind::kLoopbackPort:
+      return "loopback_port";
+    case RuleKind::kLoopbackUnlisted:
+      return "loopback_unlisted";
   }
   return "unknown";
 }
@@ -227,8 +235,8 @@ Expected<PathExplanation> ExplainPath(const Policy& policy, IdentityKind identit
   const std::string who = policy.IdentityName(identity);
   const FilesystemPolicy& fs = policy.filesystem;
 
-  const std::vector<Expanded> deny_read = ExpandAll("deny_read", fs.deny_read, context,
-                                                    &out.skipped);
+  const std::vector<Expanded> deny_read =
+      ExpandAll("deny_read", fs.deny_read, context, &out.skipped);
   const std::vector<Expanded> roots =
       ExpandAll("writable_roots", fs.writable_roots, context, &out.skipped);
 
@@ -268,7 +276,8 @@ Expected<PathExplanation> ExplainPath(const Policy& policy, IdentityKind identit
   } else {
     out.read = Make("read", Verdict::kAllowed, RuleKind::kReadsBroad, "", "", "",
                     "allowed: reads are broad and no filesystem.deny_read entry covers the path "
-                    "(file permissions still apply to " + who + ")");
+                    "(file permissions still apply to " +
+                        who + ")");
   }
 
   // Write.
@@ -286,19 +295,19 @@ Expected<PathExplanation> ExplainPath(const Policy& policy, IdentityKind identit
   }
   for (const Expanded& e : roots) {
     if (paths::IsWithin(out.path, e.path, context.style)) {
-      out.write = Make("write", Verdict::kAllowed, RuleKind::kWritableRoot, e.key, e.pattern,
-                       e.path,
-                       "allowed by " + e.key + " " + PatternText(e) + " for " + who +
-                           " (no protected or deny-read entry covers the path)");
+      out.write =
+          Make("write", Verdict::kAllowed, RuleKind::kWritableRoot, e.key, e.pattern, e.path,
+               "allowed by " + e.key + " " + PatternText(e) + " for " + who +
+                   " (no protected or deny-read entry covers the path)");
       return out;
     }
   }
   std::string listed;
   for (const Expanded& e : roots) listed += (listed.empty() ? "" : ", ") + e.path;
-  out.write = Make("write", Verdict::kDenied, RuleKind::kOutsideRoots, "filesystem.writable_roots",
-                   "", "",
-                   "denied: the path is outside every writable root" +
-                       (listed.empty() ? std::string(" (none applies here)") : " (" + listed + ")"));
+  out.write =
+      Make("write", Verdict::kDenied, RuleKind::kOutsideRoots, "filesystem.writable_roots", "", "",
+           "denied: the path is outside every writable root" +
+               (listed.empty() ? std::string(" (none applies here)") : " (" + listed + ")"));
   return out;
 }
 
@@ -349,7 +358,8 @@ bool IsLoopbackHost(std::string_view host) {
   if (auto v4 = ParseIpv4(lower)) return (*v4 >> 24) == 127;
   if (auto v6 = ParseIpv6(lower)) {
     const std::vector<std::uint8_t>& b = *v6;
-    bool zero_prefix = std::all_of(b.begin(), b.begin() + 10, [](std::uint8_t x) { return x == 0; });
+    bool zero_prefix =
+        std::all_of(b.begin(), b.begin() + 10, [](std::uint8_t x) { return x == 0; });
     if (zero_prefix && b[10] == 0 && b[11] == 0 &&
         std::all_of(b.begin() + 12, b.begin() + 15, [](std::uint8_t x) { return x == 0; }) &&
         b[15] == 1) {

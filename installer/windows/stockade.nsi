@@ -155,6 +155,20 @@ Var LogHandle
   ${EndIf}
 !macroend
 
+; An option that is on the command line but that GetOptions could not read (written as
+; "/POLICY=C:\a b" with the quote before the slash) must not be silently ignored: exit 21.
+!macro _RequireParsed option value
+  ClearErrors
+  ${WordFind} "$R0" "${option}" "E#" $R3
+  ${IfNot} ${Errors}
+  ${AndIf} ${value} == ""
+    ${Log} "error: ${option} is on the command line but could not be read; quote only the value: ${option}$\"<path>$\""
+    SetErrorLevel ${EXIT_BAD_ARGUMENT}
+    Quit
+  ${EndIf}
+  ClearErrors
+!macroend
+
 ; ---------------------------------------------------------------------------------------------
 ; Installer
 
@@ -180,6 +194,8 @@ Function .onInit
   ${EndIf}
   Delete $LogFile
   ${Log} "${PRODUCT} ${STOCKADE_VERSION} setup; command line: $R0"
+  !insertmacro _RequireParsed "/POLICY=" $PolicySrc
+  !insertmacro _RequireParsed "/GRANT=" $Grants
   ${If} $PolicySrc != ""
     ${IfNot} ${FileExists} "$PolicySrc"
       ${Log} "error: /POLICY=$PolicySrc: no such file"

@@ -48,6 +48,16 @@ Expected<JobObject> JobObject::Create(const JobLimits& limits) {
                                sizeof info)) {
     return pw::LastWin32Error("SetInformationJobObject(extended limits)");
   }
+  if (!limits.verify) {
+    if (limits.ui_restrictions) {
+      JOBOBJECT_BASIC_UI_RESTRICTIONS ui{};
+      ui.UIRestrictionsClass = JOB_OBJECT_UILIMIT_ALL;
+      if (!SetInformationJobObject(job.get(), JobObjectBasicUIRestrictions, &ui, sizeof ui)) {
+        return pw::LastWin32Error("SetInformationJobObject(UI restrictions)");
+      }
+    }
+    return JobObject(std::move(job), std::move(port));
+  }
   JOBOBJECT_EXTENDED_LIMIT_INFORMATION back{};
   if (!QueryInformationJobObject(job.get(), JobObjectExtendedLimitInformation, &back,
                                  sizeof back, nullptr)) {

@@ -31,6 +31,11 @@ struct JobLimits {
   // JOB_OBJECT_UILIMIT_ALL: no access to USER handles of processes outside the job, the
   // clipboard, global atoms, display settings, system parameters, desktops, ExitWindows.
   bool ui_restrictions = true;
+  // Read every limit back (QueryInformationJobObject) and fail with kVerificationFailed when it
+  // differs. Wine's query is a stub that answers zeros (its limits are stored: kill on close
+  // works), so only the tests of the job mechanics under Wine turn this off; the product never
+  // does, and under Wine its launches stop here (or earlier, at the token).
+  bool verify = true;
 };
 
 // The LimitFlags every Stockade job carries: kill on close, die on an unhandled exception (no

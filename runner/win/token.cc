@@ -109,6 +109,12 @@ Expected<std::vector<Sid>> TokenRestrictingSids(HANDLE token) {
         buffer.error().os_error() == ERROR_SUCCESS) {
       return std::vector<Sid>{};
     }
+    // Wine: ERROR_INVALID_FUNCTION (the class is not implemented).
+    if (buffer.error().os_error() == ERROR_INVALID_FUNCTION ||
+        buffer.error().os_error() == ERROR_NOT_SUPPORTED) {
+      return Error(ErrorCode::kUnsupported, buffer.error().context(), OsErrorKind::kWin32,
+                   buffer.error().os_error());
+    }
     return buffer.error();
   }
   return GroupSids(reinterpret_cast<const TOKEN_GROUPS*>(buffer->data()), 0);
@@ -147,7 +153,14 @@ Expected<RestrictedToken> MakeWriteRestrictedToken(HANDLE base,
 
   // Read back: a token that is not restricted to exactly these SIDs is no sandbox.
   auto read = TokenRestrictingSids(token.get());
-  if (!read.ok()) return read.error();
+  if (!read.ok()) {
+    if (read.error().code() != ErrorCode::kUnsupported) return read.error();
+    return Error(ErrorCode::kVerificationFailed,
+                 "CreateRestrictedToken(" + SidList(restricting) +
+                     "): the restricting SIDs cannot be read back (" + read.error().ToString() +
+                     "); the OS does not support write-restricted tokens",
+                 read.error().os_kind(), read.error().os_error());
+  }
   for (const auto& sid : restricting) {
     if (std::find(read->begin(), read->end(), sid) == read->end()) {
       return Error(ErrorCode::kVerificationFailed,

@@ -47,6 +47,7 @@ Expected<Sid> TokenUserSid(HANDLE token);
 Expected<Sid> TokenLogonSid(HANDLE token);
 
 // The token's restricting SIDs (TokenRestrictedSids), in order; empty for an unrestricted token.
+// Errors: kUnsupported when the OS cannot answer (Wine: ERROR_INVALID_FUNCTION); kOs.
 Expected<std::vector<Sid>> TokenRestrictingSids(HANDLE token);
 
 // The privileges still present in the token, by name ("SeChangeNotifyPrivilege", ...).
@@ -67,7 +68,8 @@ struct RestrictedToken {
 //    objects (with the user's default DACL alone every write to them would fail);
 //  - the session id is set when `session_id` is given (needs SeTcbPrivilege: the service).
 // Errors: kInvalidArgument for an empty `restricting`; kOs naming the API; kVerificationFailed
-// naming what read back wrong (Wine drops the restricting SIDs).
+// naming what read back wrong or could not be read back (Wine drops the restricting SIDs and
+// cannot report TokenRestrictedSids at all).
 Expected<RestrictedToken> MakeWriteRestrictedToken(HANDLE base, const std::vector<Sid>& restricting,
                                                    std::optional<DWORD> session_id = std::nullopt);
 

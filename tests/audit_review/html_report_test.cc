@@ -38,15 +38,19 @@ TEST(HtmlReportTest, EscapesEveryEventString) {
   // The only <script> is the report's own; the hostile target appears escaped.
   EXPECT_EQ(Count(html, "<script"), 1u);
   EXPECT_EQ(html.find("alert(\""), std::string::npos);
-  EXPECT_NE(html.find("/w/&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;]\\&#39;\xEF\xBF\xBD.txt"),
-            std::string::npos);
+  EXPECT_NE(
+      html.find("/w/&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;]\\&#39;\xEF\xBF\xBD.txt"),
+      std::string::npos);
   EXPECT_EQ(html.find("dev<b>"), std::string::npos);
   EXPECT_NE(html.find("dev&lt;b&gt;"), std::string::npos);
   EXPECT_EQ(html.find("<i>"), std::string::npos);
 }
 
 TEST(HtmlReportTest, SelfContainedWithNoExternalReference) {
-  const std::string html = Render(2, 3, 2, {.title = "T", .store_path = "/var/lib/stockade/a.db"});
+  ReportOptions options;
+  options.title = "T";
+  options.store_path = "/var/lib/stockade/a.db";
+  const std::string html = Render(2, 3, 2, options);
   EXPECT_NE(html.find("Content-Security-Policy\" content=\"default-src 'none'"), std::string::npos);
   // No src=/href= attributes and no url(...) at all: nothing to fetch.
   EXPECT_EQ(html.find(" src="), std::string::npos);
@@ -74,8 +78,9 @@ TEST(HtmlReportTest, SectionsAndCounts) {
   EXPECT_EQ(Count(html, "class=\"denial\""), 24u);
   EXPECT_EQ(Count(html, "class=\"session-bar\""), 4u);
   // sh is 2 of every 5 spawns: 16 of 40, the top command.
-  const std::regex top("id=\"top-commands\">.*?<tr><td><code>sh</code></td><td class=\"num\" "
-                       "data-v=\"16\"");
+  const std::regex top(
+      "id=\"top-commands\">.*?<tr><td><code>sh</code></td><td class=\"num\" "
+      "data-v=\"16\"");
   EXPECT_TRUE(std::regex_search(html, top));
   EXPECT_NE(html.find("<tr><td>file_write</td><td class=\"num\">12</td></tr>"), std::string::npos);
   EXPECT_NE(html.find("<tr><td>network</td><td class=\"num\">12</td></tr>"), std::string::npos);
@@ -94,7 +99,8 @@ TEST(HtmlReportTest, ThinsMarksAndLanesBeyondTheLimits) {
   EXPECT_EQ(builder.counts().spawns, 1500u);
   const std::string html = builder.Render();
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(html, m, std::regex("data-lanes=\"(\\d+)\" data-spawn-marks=\"(\\d+)\"")));
+  ASSERT_TRUE(
+      std::regex_search(html, m, std::regex("data-lanes=\"(\\d+)\" data-spawn-marks=\"(\\d+)\"")));
   EXPECT_EQ(m[1].str(), "3");
   const int kept = std::stoi(m[2].str());
   EXPECT_GT(kept, 50);

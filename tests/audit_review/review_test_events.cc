@@ -9,8 +9,8 @@ std::vector<Event> MakeReviewEvents(int sessions, int spawns, int denials, TimeN
   std::int64_t seq = 0;
   const char* images[] = {"/bin/sh", "/usr/bin/make", "/bin/sh", "/usr/bin/cc", "/usr/bin/python3"};
   for (int s = 0; s < sessions; ++s) {
-    const std::string id = "00000000-0000-4000-8000-" + std::string(12 - std::to_string(s).size(), '0') +
-                           std::to_string(s);
+    const std::string id = "00000000-0000-4000-8000-" +
+                           std::string(12 - std::to_string(s).size(), '0') + std::to_string(s);
     const TimeNs start = t0 + static_cast<TimeNs>(s) * 1'000'000'000;
     auto envelope = [&](TimeNs t) {
       Event e;

@@ -80,13 +80,11 @@ TEST(Rfc5424Test, ProcessArgvIsAJsonArrayAndHeaderFieldsArePrintable) {
   options.facility = 10;
   options.procid = "123";
   const std::string m = FormatEvent(e, options);
-  EXPECT_EQ(m.rfind("<86>1 2026-11-22T08:15:38.123456Z host_with_space__ stockade 123 process ",
-                    0),
+  EXPECT_EQ(m.rfind("<86>1 2026-11-22T08:15:38.123456Z host_with_space__ stockade 123 process ", 0),
             0u)
       << m;
   // argv as JSON, then escaped for SD: ["sh","-c","echo \"]\""] -> quotes and ] escaped again.
-  EXPECT_NE(m.find(R"(argv="[\"sh\",\"-c\",\"echo \\\"\]\\\"\"\]")"), std::string::npos)
-      << m;
+  EXPECT_NE(m.find(R"(argv="[\"sh\",\"-c\",\"echo \\\"\]\\\"\"\]")"), std::string::npos) << m;
   EXPECT_NE(m.find("exit_code=\"3\""), std::string::npos);
   EXPECT_NE(m.find("phase=\"exit\""), std::string::npos);
 }

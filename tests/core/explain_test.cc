@@ -63,7 +63,9 @@ void CheckRows(const Policy& policy, const ExplainContext& context,
     EXPECT_EQ(e->read.rule, row.read_rule) << e->read.reason;
     EXPECT_EQ(e->write.verdict, row.write) << e->write.reason;
     EXPECT_EQ(e->write.rule, row.write_rule) << e->write.reason;
-    if (row.write_key[0] != '\0') EXPECT_EQ(e->write.policy_key, row.write_key);
+    if (row.write_key[0] != '\0') {
+      EXPECT_EQ(e->write.policy_key, row.write_key);
+    }
     EXPECT_EQ(e->read.access, "read");
     EXPECT_EQ(e->write.access, "write");
     EXPECT_FALSE(e->write.reason.empty());
@@ -88,14 +90,13 @@ TEST(ExplainPathTest, DefaultPolicyPosix) {
       {"/home/u/proj.git", kA, RuleKind::kReadsBroad, kD, RuleKind::kOutsideRoots, ""},
       {"/home/u/.ssh/id_ed25519", kD, RuleKind::kDenyRead, kD, RuleKind::kDenyRead,
        "filesystem.deny_read[0]"},
-      {"/home/u/.aws", kD, RuleKind::kDenyRead, kD, RuleKind::kDenyRead,
-       "filesystem.deny_read[1]"},
+      {"/home/u/.aws", kD, RuleKind::kDenyRead, kD, RuleKind::kDenyRead, "filesystem.deny_read[1]"},
       {"/home/u/.sshx", kA, RuleKind::kReadsBroad, kD, RuleKind::kOutsideRoots, ""},
       {"/etc/passwd", kA, RuleKind::kReadsBroad, kD, RuleKind::kOutsideRoots,
        "filesystem.writable_roots"},
       {"/home/u/proj/../other/x", kA, RuleKind::kReadsBroad, kD, RuleKind::kOutsideRoots, ""},
-      {"/var/lib/stockade/audit/audit.db", kD, RuleKind::kServiceState, kD,
-       RuleKind::kServiceState, ""},
+      {"/var/lib/stockade/audit/audit.db", kD, RuleKind::kServiceState, kD, RuleKind::kServiceState,
+       ""},
       {"/var/lib/stockade/tmp/abc/f", kA, RuleKind::kReadsBroad, kA, RuleKind::kWritableRoot,
        "filesystem.writable_roots[1]"},
   };
@@ -212,7 +213,9 @@ TEST(ExplainAddressTest, DefaultPolicyTable) {
     Decision d = ExplainAddress(DefaultPolicy(), row.identity, *address);
     EXPECT_EQ(d.verdict, row.verdict) << d.reason;
     EXPECT_EQ(d.rule, row.rule) << d.reason;
-    if (row.key[0] != '\0') EXPECT_EQ(d.policy_key, row.key);
+    if (row.key[0] != '\0') {
+      EXPECT_EQ(d.policy_key, row.key);
+    }
     EXPECT_EQ(d.access, "connect tcp");
   }
 }

@@ -71,6 +71,10 @@ cleanup() {
 }
 trap cleanup EXIT
 wineserver -p >/dev/null 2>&1  # one persistent server: no 2.5 s wait per wine start
+# The first start also starts Wine's services (winedevice.exe), which live as long as the
+# server and keep the descriptors they inherit: start them with /dev/null, not with a pipe that
+# a later $(...) would wait on forever. Outputs are read through files for the same reason.
+wine cmd /c exit 0 </dev/null >/dev/null 2>&1
 C="$WINEPREFIX/drive_c"
 STATE="$C/ProgramData/Stockade"
 UNINSTALL_KEY='HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall\Stockade'
@@ -79,15 +83,28 @@ export STOCKADE_PLAN_ONLY=windows.write_sid
 
 # win_run EXE ARGS...: runs under Wine, exit code in $RC, output in $OUT.
 win_run() {
-  OUT=$(wine "$@" 2>&1)
+  wine "$@" </dev/null >"$TMP/out" 2>&1
   RC=$?
+  OUT=$(tr -d '\r' <"$TMP/out")
 }
+# win_line 'COMMAND LINE': runs one Windows command line exactly as written, the way a fleet
+# tool (or a person at cmd.exe) does: from a .cmd file, so that no Unix-to-Windows argument
+# quoting gets in between. Exit code in $RC, output in $OUT.
+win_line() {
+  printf '@%s\r\n@exit /b %%ERRORLEVEL%%\r\n' "$1" >"$C/stk-run.cmd"
+  wine cmd /c 'C:\stk-run.cmd' </dev/null >"$TMP/out" 2>&1
+  RC=$?
+  OUT=$(tr -d '\r' <"$TMP/out")
+  rm -f "$C/stk-run.cmd"
+}
+SETUP_WIN="Z:${SETUP//\//\\}"
 # regq KEY VALUE: the value's data as `reg query` prints it, or nothing.
 regq() {
-  wine reg query "$1" /v "$2" 2>/dev/null | tr -d '\r' |
-    awk -v v="$2" '$1 == v { $1 = ""; $2 = ""; sub(/^  */, ""); print }'
+  wine reg query "$1" /v "$2" </dev/null >"$TMP/reg" 2>/dev/null
+  tr -d '\r' <"$TMP/reg" | awk -v v="$2" '$1 == v { $1 = ""; $2 = ""; sub(/^  */, ""); print }'
 }
-reg_key_exists() { wine reg query "$1" >/dev/null 2>&1; }
+reg_key_exists() { wine reg query "$1" </dev/null >/dev/null 2>&1; }
+reg_key_absent() { ! reg_key_exists "$1"; }
 # Journal rows, read with the sqlite3 CLI from the Linux side (the file is a plain SQLite db).
 journal() { sqlite3 -readonly "$STATE/journal.db" "$1" 2>&1; }
 
@@ -139,8 +156,8 @@ check_nothing_left() {
   local dir=$1
   check "install folder $dir removed" test ! -e "$dir"
   check "state folder removed" test ! -e "$STATE"
-  check "uninstall key removed" bash -c "! $(declare -f reg_key_exists); reg_key_exists '$UNINSTALL_KEY'"
-  check "product key removed" bash -c "! $(declare -f reg_key_exists); reg_key_exists '$PRODUCT_KEY'"
+  check "uninstall key removed" reg_key_absent "$UNINSTALL_KEY"
+  check "product key removed" reg_key_absent "$PRODUCT_KEY"
 }
 
 # The uninstaller deletes its own image once it has exited (a running image cannot be deleted):
@@ -156,7 +173,7 @@ wait_gone() {
 
 case "$CASE" in
   install_default)
-    win_run "$SETUP" /S
+    win_line "\"$SETUP_WIN\" /S"
     expect_rc 0 "silent install"
     DIR="$C/Program Files/Stockade"
     check_installed "$DIR" 'C:\Program Files\Stockade' 0.1.0
@@ -168,7 +185,7 @@ case "$CASE" in
     check "stockade-provision.exe removed when uninstall.exe returned" \
       test ! -e "$DIR/stockade-provision.exe"
     check "uninstall key removed when uninstall.exe returned" \
-      bash -c "! $(declare -f reg_key_exists); reg_key_exists '$UNINSTALL_KEY'"
+      reg_key_absent "$UNINSTALL_KEY"
     check "uninstall.exe removes itself after exiting" wait_gone "$DIR"
     check_nothing_left "$DIR"
     ARCHIVE=$(find "$C/ProgramData/Stockade-archive" -mindepth 1 -maxdepth 1 -type d | head -1)
@@ -180,12 +197,12 @@ case "$CASE" in
 
   install_spaces)
     mkdir -p "$C/work space/ws one"
-    win_run "$SETUP" /S '/GRANT=C:\work space\ws one' /D=C:\\Program Files\\Stockade Agents Dir
+    win_line "\"$SETUP_WIN\" /S /GRANT=\"C:\\work space\\ws one\" /D=C:\\Program Files\\Stockade Agents Dir"
     # A grant needs the sandbox identities, which Wine cannot persist (the plan holds only the
     # write SID): the grant fails, the installer undoes everything and says so with exit 24.
     expect_rc 24 "install with a /GRANT= that provisioning under Wine cannot satisfy"
     check_nothing_left "$C/Program Files/Stockade Agents Dir"
-    win_run "$SETUP" /S /D=C:\\Program Files\\Stockade Agents Dir
+    win_line "\"$SETUP_WIN\" /S /D=C:\\Program Files\\Stockade Agents Dir"
     expect_rc 0 "silent install into a folder with spaces"
     DIR="$C/Program Files/Stockade Agents Dir"
     check_installed "$DIR" 'C:\Program Files\Stockade Agents Dir' 0.1.0
@@ -193,25 +210,23 @@ case "$CASE" in
     # cmd.exe from a script), with /PURGE added before `_?=` (NSIS reads the rest of the line
     # after `_?=` as the folder, so options must come first).
     QUIET=$(regq "$UNINSTALL_KEY" QuietUninstallString)
-    printf '@%s\r\n@exit /b %%ERRORLEVEL%%\r\n' "${QUIET/ \/S / /S /PURGE }" >"$C/run-uninstall.cmd"
-    win_run cmd /c 'C:\run-uninstall.cmd'
+    win_line "${QUIET/ \/S / /S /PURGE }"
     expect_rc 0 "silent uninstall, /PURGE, QuietUninstallString with spaces via cmd.exe"
     check "uninstall.exe removes itself after exiting" wait_gone "$DIR"
     check_nothing_left "$DIR"
     check "/PURGE: no archive" test ! -e "$C/ProgramData/Stockade-archive"
-    rm -f "$C/run-uninstall.cmd"
     ;;
 
   policy_invalid)
     printf 'version = 1\n[identities]\nprefx = "x"\n' >"$TMP/bad policy.toml"
-    win_run "$SETUP" /S "/POLICY=Z:$TMP/bad policy.toml"
+    win_line "\"$SETUP_WIN\" /S /POLICY=\"Z:${TMP//\//\\}\\bad policy.toml\""
     expect_rc 22 "install with an invalid policy"
     check_nothing_left "$C/Program Files/Stockade"
     LOG="$C/users/$USER/Temp/stockade-setup.log"
     [[ -f $LOG ]] || LOG=$(find "$C/users" -name stockade-setup.log | head -1)
     check "the setup log names the policy error" grep -q "unknown key 'prefx'" "$LOG"
     check "the setup log says it rolled back" grep -q "rolled back (exit code 22)" "$LOG"
-    win_run "$SETUP" /S "/POLICY=Z:$TMP/no such policy.toml"
+    win_line "\"$SETUP_WIN\" /S /POLICY=\"Z:${TMP//\//\\}\\no such policy.toml\""
     expect_rc 21 "install with a missing policy file"
     check_nothing_left "$C/Program Files/Stockade"
     ;;
@@ -221,7 +236,7 @@ case "$CASE" in
     "$MAKENSIS" -V2 -NOCD -DSTOCKADE_VERSION=0.0.9 "-DSTOCKADE_BIN_DIR=$BIN_DIR" \
       "-DSTOCKADE_SOURCE_DIR=$SOURCE_DIR" "-DOUTFILE=$TMP/stockade-setup-0.0.9.exe" "$NSI" ||
       fail "building the older installer"
-    win_run "$TMP/stockade-setup-0.0.9.exe" /S
+    win_line "\"Z:${TMP//\//\\}\\stockade-setup-0.0.9.exe\" /S"
     expect_rc 0 "install 0.0.9"
     DIR="$C/Program Files/Stockade"
     check_installed "$DIR" 'C:\Program Files\Stockade' 0.0.9
@@ -232,7 +247,7 @@ case "$CASE" in
     BEFORE=$(sha256sum "$STATE/audit/audit.db" | cut -d' ' -f1)
     sed 's/loopback_ports = \[3128\]/loopback_ports = [3128, 8080]/' \
       "$SOURCE_DIR/docs/examples/policy.toml" >"$TMP/new-policy.toml"
-    win_run "$SETUP" /S "/POLICY=Z:$TMP/new-policy.toml"
+    win_line "\"$SETUP_WIN\" /S /POLICY=Z:${TMP//\//\\}\\new-policy.toml"
     expect_rc 0 "upgrade to 0.1.0 with a new policy"
     check_installed "$DIR" 'C:\Program Files\Stockade' 0.1.0
     AFTER=$(sha256sum "$STATE/audit/audit.db" | cut -d' ' -f1)

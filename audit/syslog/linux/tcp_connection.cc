@@ -46,8 +46,8 @@ Expected<TcpConnection> TcpConnection::Connect(const std::string& host, std::uin
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
   Error last(ErrorCode::kOs, "connecting to syslog receiver " + Where(host, port));
   for (addrinfo* a = list.get(); a != nullptr; a = a->ai_next) {
-    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                            a->ai_protocol);
+    const int fd =
+        ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
     if (fd < 0) {
       last = ErrnoError(ErrorCode::kOs, "socket for syslog receiver " + Where(host, port), errno);
       continue;
@@ -55,8 +55,8 @@ Expected<TcpConnection> TcpConnection::Connect(const std::string& host, std::uin
     TcpConnection connection(fd);
     if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
       if (errno != EINPROGRESS) {
-        last = ErrnoError(ErrorCode::kOs, "connecting to syslog receiver " + Where(host, port),
-                          errno);
+        last =
+            ErrnoError(ErrorCode::kOs, "connecting to syslog receiver " + Where(host, port), errno);
         continue;
       }
       pollfd p{fd, POLLOUT, 0};

@@ -89,10 +89,16 @@ Expected<TcpConnection> TcpConnection::Connect(const std::string& host, std::uin
         last = WsaError(ErrorCode::kOs, "connecting to syslog receiver " + Where(host, port), err);
         continue;
       }
-      WSAPOLLFD p{};
-      p.fd = s;
-      p.events = POLLWRNORM;
-      const int ready = ::WSAPoll(&p, 1, Millis(timeout));
+      // select(), not WSAPoll: WSAPoll does not report a refused connect before Windows 10
+      // 2004 (it waits for the whole timeout); select reports it in the except set.
+      fd_set writable, failed;
+      FD_ZERO(&writable);
+      FD_ZERO(&failed);
+      FD_SET(s, &writable);
+      FD_SET(s, &failed);
+      const int ms = Millis(timeout);
+      timeval tv{ms / 1000, (ms % 1000) * 1000};
+      const int ready = ::select(0, nullptr, &writable, &failed, &tv);
       if (ready == 0) {
         last = Error(ErrorCode::kTimeout, "connecting to syslog receiver " + Where(host, port) +
                                               ": no answer within " +
@@ -101,9 +107,9 @@ Expected<TcpConnection> TcpConnection::Connect(const std::string& host, std::uin
       }
       int so_error = 0;
       int len = sizeof so_error;
-      if (ready < 0 ||
+      if (ready < 0 || FD_ISSET(s, &failed) ||
           ::getsockopt(s, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&so_error), &len) != 0 ||
-          so_error != 0 || (p.revents & (POLLERR | POLLHUP)) != 0) {
+          so_error != 0) {
         last = WsaError(ErrorCode::kOs, "connecting to syslog receiver " + Where(host, port),
                         so_error != 0 ? so_error : ::WSAGetLastError());
         continue;

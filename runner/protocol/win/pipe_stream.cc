@@ -177,7 +177,7 @@ Expected<PipeStream> ConnectToService(const std::string& pipe_name,
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   UniqueHandle pipe;
   while (true) {
-    pipe.reset(CreateFileW(wide.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
+    pipe.reset(CreateFileW(wide.c_str(), GENERIC_READ | FILE_WRITE_DATA, 0, nullptr, OPEN_EXISTING,
                            FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION,
                            nullptr));
     if (pipe) break;

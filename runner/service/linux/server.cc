@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,8 +15,10 @@
 #include <optional>
 #include <vector>
 
+#include "audit/event.h"
 #include "core/log/logging.h"
 #include "core/paths/path_rules.h"
+#include "core/policy/policy_json.h"
 #include "core/version.h"
 #include "runner/linux/launcher.h"
 #include "runner/protocol/linux/socket_io.h"
@@ -121,6 +124,36 @@ proto::ErrorStage StageOfLaunchFailure(const runner::linux_os::LaunchFailureInfo
   return proto::ErrorStage::kSetup;
 }
 
+std::string UserName(std::uint32_t uid) {
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
+    return found->pw_name;
+  }
+  return std::to_string(uid);
+}
+
+// The session event of one run (start: no end time, no exit).
+audit::Event SessionEventFor(const ServerOptions& options, const std::string& session,
+                             const Caller& caller, const Authorized& allowed,
+                             const proto::RunRequest& request, audit::TimeNs start) {
+  audit::SessionEvent body;
+  body.phase = audit::SessionPhase::kStart;
+  body.identity = request.identity;
+  body.workspace = allowed.workspace;
+  body.policy_hash = PolicyHash(options.policy);
+  body.invoking_uid = caller.uid;
+  body.invoking_user = UserName(caller.uid);
+  body.argv = request.argv;
+  body.cwd = allowed.cwd;
+  body.start_time = start;
+  audit::Event event;
+  event.session_id = session;
+  event.body = std::move(body);
+  return event;
+}
+
 std::string Describe(const Caller& c) {
   return "uid " + std::to_string(c.uid) + " pid " + std::to_string(c.pid);
 }
@@ -155,7 +188,9 @@ void RunSession(const ServerOptions& options, int fd, const Caller& caller,
     SendError(fd, groups.error(), proto::ErrorStage::kSetup);
     return;
   }
-  auto temp = MakeSessionTemp(options.temp_root, *session, allowed->account);
+  auto temp = MakeSessionTemp(
+      options.temp_root.empty() ? options.state_dir + "-sessions" : options.temp_root, *session,
+      allowed->account);
   if (!temp.ok()) {
     SendError(fd, temp.error().Wrap("session temp folder"), proto::ErrorStage::kSetup);
     return;
@@ -206,6 +241,38 @@ void RunSession(const ServerOptions& options, int fd, const Caller& caller,
     stdio[i] = dev_null.get();
   }
 
+  // Fail closed: no run starts that the audit store does not know about.
+  const audit::TimeNs start_time = audit::NowNs();
+  audit::Event session_event =
+      SessionEventFor(options, *session, caller, *allowed, request, start_time);
+  if (options.recorder != nullptr) {
+    auto recorded = options.recorder->Record(session_event);
+    if (!recorded.ok()) {
+      if (!options.policy.audit.fail_open) {
+        logger->error("session {}: not started, the audit store failed: {}", *session,
+                      recorded.error().ToString());
+        SendError(fd, recorded.error().Wrap("recording the session start (audit is fail-closed)"),
+                  proto::ErrorStage::kService);
+        return;
+      }
+      logger->warn("session {}: audit store failed, running anyway (audit.fail_open): {}", *session,
+                   recorded.error().ToString());
+    }
+  }
+  auto record_end = [&](const audit::ExitStatus& exit) {
+    if (options.recorder == nullptr) return;
+    auto& body = std::get<audit::SessionEvent>(session_event.body);
+    body.phase = audit::SessionPhase::kEnd;
+    body.end_time = audit::NowNs();
+    body.exit = exit;
+    session_event.time = 0;
+    auto recorded = options.recorder->Record(session_event);
+    if (!recorded.ok()) {
+      logger->error("session {}: the end event could not be recorded: {}", *session,
+                    recorded.error().ToString());
+    }
+  };
+
   runner::linux_os::LaunchFailureInfo failure;
   runner::linux_os::LaunchOptions launch;
   launch.stdin_fd = stdio[0];
@@ -226,6 +293,7 @@ void RunSession(const ServerOptions& options, int fd, const Caller& caller,
     logger->warn("session {}: {} could not start {}: {}", *session, Describe(caller),
                  request.argv[0], error.ToString());
     SendError(fd, error, stage);
+    record_end(audit::ExitStatus{});
     return;
   }
   logger->info("session {}: {} started '{}' as {} in {} (pid {}, {} args)", *session,
@@ -282,10 +350,20 @@ void RunSession(const ServerOptions& options, int fd, const Caller& caller,
   }
   auto status = tree->Wait();
   if (!status.ok()) {
+    record_end(audit::ExitStatus{});
     logger->error("session {}: {}", *session, status.error().ToString());
     if (!client_gone) SendError(fd, status.error(), proto::ErrorStage::kService);
     return;
   }
+  audit::ExitStatus exit;
+  if (status->signal != 0) {
+    exit.signal = status->signal;
+  } else {
+    exit.code = status->code;
+  }
+  exit.timed_out = status->timed_out;
+  exit.killed = status->killed;
+  record_end(exit);
   logger->info("session {}: ended code {} signal {}{}{}{}", *session, status->code, status->signal,
                status->timed_out ? " (timed out)" : "",
                status->killed ? " (killed: " + kill_reason + ")" : "",

@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "audit/recorder.h"
 #include "core/error.h"
 #include "core/policy/policy.h"
 #include "runner/linux/cgroup.h"
@@ -30,8 +31,10 @@ struct ServerOptions {
   std::string socket_path;  // absolute; a stale socket there is replaced, a live one refused
   Policy policy;
   // Root of the per-session temp folders ("{temp}" = <temp_root>/<session id>, owned by the
-  // identity, removed after the run). Not inside state_dir: that is deny-read for the tree.
-  std::string temp_root = "/var/tmp/stockade";
+  // identity, removed after the run). "" = "<state_dir>-sessions". Not inside state_dir: that is
+  // deny-read for the tree. Not in a world-writable place either (/var/tmp): another user could
+  // create it first and deny the service.
+  std::string temp_root;
   // How long a connection may take to send its first complete message.
   std::chrono::milliseconds request_timeout{10000};
   // Connections served at once; more are answered with an E_SERVICE_UNAVAILABLE "busy" error
@@ -39,6 +42,10 @@ struct ServerOptions {
   std::size_t max_connections = 256;
   runner::linux_os::CgroupOptions cgroup;
   std::string runtime_dir;  // the launcher's ("" = /run/stockade)
+  // Where session events go (start before the launch, end after it). A start event that cannot
+  // be recorded refuses the run (fail closed) unless policy.audit.fail_open. Null: nothing is
+  // recorded (tests of the service alone; `stockaded serve` always passes its store).
+  audit::Recorder* recorder = nullptr;
 };
 
 class Server {

@@ -47,12 +47,15 @@ TEST(ReportChromiumTest, ReportRendersWithTimelineAndSessions) {
   const std::string store = dir + "/audit.db";
   ASSERT_EQ(WriteStore(store, MakeReviewEvents(7, 40, 6, kT0)), "");
   const std::string html = dir + "/report.html";
-  CommandResult r = RunCommand(
-      {StockadeBinary(), "audit", "report", "--store", store, "--html", html}, 60s);
+  CommandResult r =
+      RunCommand({StockadeBinary(), "audit", "report", "--store", store, "--html", html}, 60s);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("7 sessions, 280 spawns, 42 denials"), std::string::npos) << r.output;
 
-  const std::vector<std::string> common = {chromium, "--headless", "--no-sandbox", "--disable-gpu",
+  const std::vector<std::string> common = {chromium,
+                                           "--headless",
+                                           "--no-sandbox",
+                                           "--disable-gpu",
                                            "--user-data-dir=" + dir + "/profile",
                                            "--window-size=1280,900"};
   std::vector<std::string> shot = common;

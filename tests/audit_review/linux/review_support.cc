@@ -91,8 +91,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::seco
 
 std::string MakeTempDir(const std::string& prefix) {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base != nullptr && base[0] == '/' ? base : "/tmp") + "/" +
-                        prefix + "-XXXXXX";
+  std::string pattern =
+      std::string(base != nullptr && base[0] == '/' ? base : "/tmp") + "/" + prefix + "-XXXXXX";
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   if (::mkdtemp(buf.data()) == nullptr) return "";
@@ -217,10 +217,18 @@ bool DecodePng(const std::string& b, Image* image, std::string* error) {
       const int c = x >= bpp ? prev[x - bpp] : 0;
       int pred = 0;
       switch (filter) {
-        case 0: pred = 0; break;
-        case 1: pred = a; break;
-        case 2: pred = up; break;
-        case 3: pred = (a + up) / 2; break;
+        case 0:
+          pred = 0;
+          break;
+        case 1:
+          pred = a;
+          break;
+        case 2:
+          pred = up;
+          break;
+        case 3:
+          pred = (a + up) / 2;
+          break;
         case 4: {
           const int p = a + up - c, pa = std::abs(p - a), pb = std::abs(p - up),
                     pc = std::abs(p - c);

@@ -134,7 +134,8 @@ TEST_F(RsyslogForwardTest, AuditForwardCommandSendsTheStoreFromASeqOn) {
   const std::string to = "127.0.0.1:" + std::to_string(rsyslog.port());
 
   CommandResult r = RunCommand(
-      {binary, "audit", "forward", "--store", store, "--to", to, "--from-seq", "10", "--json"}, 60s);
+      {binary, "audit", "forward", "--store", store, "--to", to, "--from-seq", "10", "--json"},
+      60s);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto out = nlohmann::json::parse(r.output, nullptr, false);
   ASSERT_FALSE(out.is_discarded()) << r.output;
@@ -160,8 +161,8 @@ TEST_F(RsyslogForwardTest, AuditForwardCommandSendsTheStoreFromASeqOn) {
                   "--flush-timeout", "1", "--json"},
                  60s);
   EXPECT_EQ(r.exit_code, 8) << r.output;
-  const auto failed = nlohmann::json::parse(r.output.substr(0, r.output.rfind('}') + 1), nullptr,
-                                            false);
+  const auto failed =
+      nlohmann::json::parse(r.output.substr(0, r.output.rfind('}') + 1), nullptr, false);
   EXPECT_EQ(failed["resume_from_seq"], 70) << r.output;
   EXPECT_EQ(failed["confirmed"], 0) << r.output;
   std::filesystem::remove_all(dir_);

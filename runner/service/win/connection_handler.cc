@@ -1,0 +1,284 @@
+#include "runner/service/win/connection_handler.h"
+
+#include <windows.h>
+
+#include <filesystem>
+#include <optional>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "core/crypto/random.h"
+#include "core/log/logging.h"
+#include "core/version.h"
+#include "provision/win/handles.h"
+#include "provision/win/sid.h"
+#include "provision/win/win_util.h"
+#include "provision/win/write_sid_step.h"
+#include "runner/service/broker.h"
+#include "runner/service/spec_builder.h"
+#include "runner/service/win/pipe_server.h"
+#include "runner/win/launcher.h"
+
+namespace stockade::runner::service::win_os {
+
+namespace pw = stockade::provision::win;
+using protocol::ErrorStage;
+using protocol::win_os::PipeStream;
+
+namespace {
+
+void Reply(PipeStream& stream, const Error& error, ErrorStage stage) {
+  log::Logger()->warn("request refused ({}): {}", protocol::ErrorStageName(stage),
+                      error.ToString());
+  (void)stream.Send(protocol::ToErrorMessage(error, stage));
+}
+
+// A GUID-shaped session id from the CSPRNG: 8-4-4-4-12 lower-case hex digits.
+Expected<std::string> NewSessionId() {
+  auto hex = crypto::RandomHex(16);
+  if (!hex.ok()) return hex.error();
+  const std::string& h = *hex;
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20, 12);
+}
+
+// The run's "{temp}": <state>\tmp\<session>, created with a protected DACL that lets SYSTEM,
+// Administrators, and -- both halves of the write-restricted access check -- the sandbox group
+// and the write SID modify it.
+Expected<std::string> MakeSessionTemp(const ServiceContext& context, const std::string& session) {
+  const std::string parent = context.state_dir + "\\tmp";
+  CreateDirectoryW(pw::Wide(parent).c_str(), nullptr);  // inherits the state folder's DACL
+  auto group = pw::ResolveLocalAccountSid(context.policy.GroupName());
+  if (!group.ok()) return group.error().Wrap("the sandbox group for the session's temp folder");
+  std::string write_sid = context.write_sid;
+  if (write_sid.empty()) {
+    auto persisted = pw::ReadPersistedWriteSid();
+    if (!persisted.ok()) return persisted.error();
+    if (!persisted->has_value()) {
+      return Error(ErrorCode::kNotProvisioned, "no write SID is persisted: not provisioned");
+    }
+    write_sid = **persisted;
+  }
+  const std::string sddl = "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;" +
+                           group->ToString() + ")(A;OICI;0x1301bf;;;" + write_sid + ")";
+  auto descriptor = SecurityDescriptor::FromSddl(sddl);
+  if (!descriptor.ok()) return descriptor.error();
+  SECURITY_ATTRIBUTES attributes{sizeof(SECURITY_ATTRIBUTES), descriptor->get(), FALSE};
+  const std::string path = parent + "\\" + session;
+  if (!CreateDirectoryW(pw::Wide(path).c_str(), &attributes)) {
+    return pw::LastWin32Error("CreateDirectoryW(" + path + ")");
+  }
+  return path;
+}
+
+// The server end of stdio pipe `index`: synchronous (the tree's C runtime reads and writes it
+// without OVERLAPPED), one instance, local only, the caller's account alone, and in PIPE_NOWAIT
+// mode until the client has connected (see WaitForClients).
+Expected<UniqueHandle> MakeStdioPipe(const std::string& session, int index, const Sid& caller) {
+  const std::string sddl = "D:P(A;;GA;;;SY)(A;;0x0012019f;;;" + caller.ToString() + ")";
+  auto descriptor = SecurityDescriptor::FromSddl(sddl);
+  if (!descriptor.ok()) return descriptor.error();
+  SECURITY_ATTRIBUTES attributes{sizeof(SECURITY_ATTRIBUTES), descriptor->get(), FALSE};
+  const std::string name = protocol::win_os::StdioPipeName(session, index);
+  UniqueHandle pipe(CreateNamedPipeW(
+      pw::Wide(name).c_str(),
+      (index == 0 ? PIPE_ACCESS_INBOUND : PIPE_ACCESS_OUTBOUND) | FILE_FLAG_FIRST_PIPE_INSTANCE,
+      PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_NOWAIT | PIPE_REJECT_REMOTE_CLIENTS, 1, 64 * 1024,
+      64 * 1024, 0, &attributes));
+  if (!pipe) return pw::LastWin32Error("CreateNamedPipeW(" + name + ")");
+  return pipe;
+}
+
+// Polls each pipe until its client is connected (ConnectNamedPipe in PIPE_NOWAIT mode answers
+// at once), then puts it back in blocking mode for the tree.
+Status WaitForClients(const std::vector<HANDLE>& pipes, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (const HANDLE pipe : pipes) {
+    while (true) {
+      if (ConnectNamedPipe(pipe, nullptr)) break;
+      const DWORD error = GetLastError();
+      if (error == ERROR_PIPE_CONNECTED) break;
+      if (error != ERROR_PIPE_LISTENING) {
+        return pw::Win32Error("ConnectNamedPipe(stdio)", error);
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return Error(ErrorCode::kTimeout, "the client did not connect the tree's stdio pipes "
+                                          "within " + std::to_string(timeout.count()) + " ms");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    DWORD mode = PIPE_READMODE_BYTE | PIPE_WAIT;
+    if (!SetNamedPipeHandleState(pipe, &mode, nullptr, nullptr)) {
+      return pw::LastWin32Error("SetNamedPipeHandleState(stdio, PIPE_WAIT)");
+    }
+  }
+  return OkStatus();
+}
+
+ErrorStage StageForLaunch(const Error& error) {
+  if (error.code() == ErrorCode::kNotFound &&
+      error.context().find("program '") != std::string::npos) {
+    return ErrorStage::kExec;
+  }
+  if (error.code() == ErrorCode::kUnsupported) return ErrorStage::kExec;
+  return ErrorStage::kSetup;
+}
+
+void Run(PipeStream& stream, const PipeClient& client, const protocol::RunRequest& request,
+         ServiceContext& context) {
+  if (client.network) {
+    return Reply(stream, Error(ErrorCode::kPermissionDenied, "remote callers are not served"),
+                 ErrorStage::kAuthorize);
+  }
+  Caller caller;
+  caller.uid = context.sids.UidFor(client.user);
+  caller.gid = caller.uid;
+  caller.pid = client.pid;
+  if (client.restricted) {
+    caller.inside_tree = "its token is restricted (a sandboxed process)";
+  } else if (std::string session = context.trees.SessionHolding(client.pid); !session.empty()) {
+    caller.inside_tree = "it runs inside the tree of session " + session;
+  }
+  WinSystemFacts facts(context.sids, context.state_dir);
+  auto authorized = Authorize(context.policy, facts, caller, request);
+  if (!authorized.ok()) {
+    return Reply(stream, authorized.error().Wrap("caller " + client.user_name + " (" +
+                                                 client.user.ToString() + ")"),
+                 ErrorStage::kAuthorize);
+  }
+
+  auto session = NewSessionId();
+  if (!session.ok()) return Reply(stream, session.error(), ErrorStage::kService);
+  auto temp = MakeSessionTemp(context, *session);
+  if (!temp.ok()) return Reply(stream, temp.error(), ErrorStage::kSetup);
+  struct RemoveTemp {
+    std::string path;
+    ~RemoveTemp() {
+      std::error_code ignored;
+      std::filesystem::remove_all(std::filesystem::path(pw::Wide(path)), ignored);
+    }
+  } remove_temp{*temp};
+
+  SpecInputs inputs;
+  inputs.kind = authorized->kind;
+  inputs.identity.name = authorized->account.name;
+  inputs.workspace = authorized->workspace;
+  inputs.cwd = authorized->cwd;
+  inputs.temp = *temp;
+  inputs.home = authorized->home;
+  inputs.argv = request.argv;
+  inputs.env = request.env;
+  inputs.env.push_back("TMP=" + *temp);
+  inputs.env.push_back("TEMP=" + *temp);
+  inputs.timeout = std::chrono::milliseconds(request.timeout_ms);
+  inputs.extra_deny_read = {context.state_dir};
+  inputs.style = paths::PathStyle::kWindows;
+  auto spec = BuildLaunchSpec(context.policy, inputs);
+  if (!spec.ok()) return Reply(stream, spec.error(), ErrorStage::kSetup);
+
+  UniqueHandle stdio[3];
+  std::vector<HANDLE> to_connect;
+  for (int i = 0; i < 3; ++i) {
+    if (request.stdio[static_cast<std::size_t>(i)] != protocol::StdioKind::kFd) continue;
+    auto pipe = MakeStdioPipe(*session, i, client.user);
+    if (!pipe.ok()) return Reply(stream, pipe.error(), ErrorStage::kSetup);
+    stdio[i] = std::move(*pipe);
+    to_connect.push_back(stdio[i].get());
+  }
+
+  runner::win_os::LaunchOptions options;
+  options.stdin_handle = stdio[0].get();
+  options.stdout_handle = stdio[1].get();
+  options.stderr_handle = stdio[2].get();
+  options.credential_file = context.credential_file;
+  options.write_sid = context.write_sid;
+  options.no_window = true;
+  if (context.trees_in_caller_session) options.session_id = client.session_id;
+  bool started_sent = false;
+  options.before_resume = [&](DWORD pid) -> Status {
+    protocol::StartedMessage started;
+    started.session_id = *session;
+    started.pid = pid;
+    STOCKADE_RETURN_IF_ERROR(stream.Send(started));
+    started_sent = true;
+    return WaitForClients(to_connect, kStdioConnectTimeout);
+  };
+  auto tree = runner::win_os::ProcessTree::Launch(*spec, options);
+  if (!tree.ok()) {
+    // After Started, the client expects Exit or Error: Error it is, either way.
+    return Reply(stream, tree.error(), started_sent ? ErrorStage::kSetup : StageForLaunch(tree.error()));
+  }
+  // The tree holds its own duplicates now.
+  for (auto& handle : stdio) handle.reset();
+  log::Logger()->info("session {}: {} runs {} as {} in {} (pid {})", *session, client.user_name,
+                      request.argv.front(), authorized->account.name, authorized->workspace,
+                      tree->pid());
+  if (!context.trees.Add(*session, &*tree)) {
+    (void)tree->Wait();
+    return Reply(stream, Error(ErrorCode::kServiceUnavailable, "the service is stopping"),
+                 ErrorStage::kService);
+  }
+
+  // Signals and the client's disappearance, read while the tree runs.
+  runner::win_os::ProcessTree* live = &*tree;
+  std::thread reader([&stream, live]() {
+    while (true) {
+      auto message = stream.Receive();
+      if (!message.ok() || !message->has_value()) break;  // gone, broken or cancelled
+      if (std::holds_alternative<protocol::SignalMessage>(**message)) {
+        (void)live->Kill();
+        continue;
+      }
+      (void)live->Kill();  // anything else is a protocol violation: the tree does not outlive it
+      break;
+    }
+    (void)live->Kill();
+  });
+  auto status = tree->Wait();
+  stream.Cancel();
+  reader.join();
+  context.trees.Remove(*session);
+  if (!status.ok()) return Reply(stream, status.error(), ErrorStage::kService);
+  protocol::ExitMessage exit;
+  exit.code = status->code;
+  exit.timed_out = status->timed_out;
+  exit.killed = status->killed;
+  log::Logger()->info("session {}: exit code {}{}{}", *session, status->code,
+                      status->timed_out ? " (timed out)" : "", status->killed ? " (killed)" : "");
+  (void)stream.Send(exit);
+}
+
+}  // namespace
+
+void HandleConnection(PipeStream& stream, const PipeClient& client, ServiceContext& context) {
+  auto first = stream.Receive(kFirstMessageTimeout);
+  if (!first.ok()) {
+    const Error& error = first.error();
+    if (error.code() == ErrorCode::kProtocol || error.code() == ErrorCode::kProtocolVersion) {
+      Reply(stream, error, ErrorStage::kProtocol);
+    } else {
+      log::Logger()->info("connection from {} ended: {}", client.user_name, error.ToString());
+    }
+    return;
+  }
+  if (!first->has_value()) return;  // connected and left
+  const protocol::Message& message = **first;
+  if (std::holds_alternative<protocol::PingMessage>(message)) {
+    protocol::PongMessage pong;
+    pong.service_version = kVersion;
+    pong.pid = static_cast<std::int64_t>(GetCurrentProcessId());
+    (void)stream.Send(pong);
+    return;
+  }
+  if (const auto* request = std::get_if<protocol::RunRequest>(&message)) {
+    Run(stream, client, *request, context);
+    return;
+  }
+  Reply(stream,
+        Error(ErrorCode::kProtocol, "the first message must be Ping or RunRequest, not " +
+                                        protocol::MessageTypeName(protocol::TypeOf(message))),
+        ErrorStage::kProtocol);
+}
+
+}  // namespace stockade::runner::service::win_os
