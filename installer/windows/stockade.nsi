@@ -106,6 +106,7 @@ Var Backup          ; $PLUGINSDIR\backup
 Var ExitCode
 Var Granted         ; ";"-joined workspaces granted by this run (for the rollback)
 Var LogHandle
+Var InitDir         ; the current folder the installer was started in
 
 ; ---------------------------------------------------------------------------------------------
 ; Logging: every line goes to the details view and to the log file (a silent install has no
@@ -192,10 +193,17 @@ Function .onInit
   ${If} ${Errors}
     StrCpy $Grants ""
   ${EndIf}
+  ; Relative paths are relative to the folder the installer was started in (Intune starts it in
+  ; the package's folder); the install changes the current folder, so they are fixed here.
+  GetFullPathName $InitDir "."
+  GetFullPathName $LogFile $LogFile
   Delete $LogFile
   ${Log} "${PRODUCT} ${STOCKADE_VERSION} setup; command line: $R0"
   !insertmacro _RequireParsed "/POLICY=" $PolicySrc
   !insertmacro _RequireParsed "/GRANT=" $Grants
+  ${If} $PolicySrc != ""
+    GetFullPathName $PolicySrc $PolicySrc
+  ${EndIf}
   ${If} $PolicySrc != ""
     ${IfNot} ${FileExists} "$PolicySrc"
       ${Log} "error: /POLICY=$PolicySrc: no such file"
@@ -371,6 +379,12 @@ Section "Stockade" SecMain
     ${If} $R2 == ""
       ${Continue}
     ${EndIf}
+    StrCpy $R3 $R2 1 1
+    StrCpy $R4 $R2 2
+    ${If} $R3 != ":"
+    ${AndIf} $R4 != "\\"
+      StrCpy $R2 "$InitDir\$R2"  ; relative: to the folder the installer was started in
+    ${EndIf}
     ${Provision} 'grant "$R2"'
     ${If} $0 != 0
       ${Log} "error: granting $R2 failed; undoing this run's grants and provisioning"
@@ -419,6 +433,7 @@ Function un.onInit
   ${OrIf} $LogFile == ""
     StrCpy $LogFile "$TEMP\stockade-uninstall.log"
   ${EndIf}
+  GetFullPathName $LogFile $LogFile
   StrCpy $Purge 0
   ClearErrors
   ${GetOptions} $R0 "/PURGE" $R1

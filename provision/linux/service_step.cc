@@ -532,7 +532,7 @@ Status ServiceStep::StartDirect() {
     return ErrnoError(ErrorCode::kOs, StepLabel(spec()) + ": cannot execute " + binary_, err);
   }
   STOCKADE_RETURN_IF_ERROR(
-      WriteFileAtomically(pid_file(), std::to_string(daemon) + "\n", 0644));
+      WriteFileAtomically(pid_file(), std::to_string(daemon) + "\n", 0600));
   log::Logger()->info("service {}: started pid {}: {}", name_, daemon, Join(argv_));
   return WaitForPong(daemon, kStartTimeoutMs, daemon);
 }

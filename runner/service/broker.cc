@@ -14,8 +14,7 @@ std::string Who(const Caller& caller) {
 }  // namespace
 
 Expected<Authorized> Authorize(const Policy& policy, SystemFacts& facts, const Caller& caller,
-                               const protocol::RunRequest& request) {
-  const paths::PathStyle style = paths::NativeStyle();
+                               const protocol::RunRequest& request, paths::PathStyle style) {
   if (!caller.inside_tree.empty()) {
     return Error(ErrorCode::kPermissionDenied,
                  Who(caller) + " runs inside a sandboxed tree (" + caller.inside_tree +

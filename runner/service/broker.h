@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/paths/path_rules.h"
 #include "core/policy/policy.h"
 #include "runner/protocol/messages.h"
 
@@ -76,8 +77,10 @@ struct Authorized {
 //  6. the grant's owner is not the caller (root may use any grant)    -> kPermissionDenied
 //  7. cwd's realpath is not inside the workspace                      -> kPermissionDenied
 // Every message names the caller's uid and the thing refused.
+// Paths are compared under `style` (the OS's own; tests pin it).
 Expected<Authorized> Authorize(const Policy& policy, SystemFacts& facts, const Caller& caller,
-                               const protocol::RunRequest& request);
+                               const protocol::RunRequest& request,
+                               paths::PathStyle style = paths::NativeStyle());
 
 }  // namespace stockade::runner::service
 

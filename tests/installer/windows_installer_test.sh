@@ -222,9 +222,9 @@ case "$CASE" in
     win_line "\"$SETUP_WIN\" /S /POLICY=\"Z:${TMP//\//\\}\\bad policy.toml\""
     expect_rc 22 "install with an invalid policy"
     check_nothing_left "$C/Program Files/Stockade"
-    LOG="$C/users/$USER/Temp/stockade-setup.log"
-    [[ -f $LOG ]] || LOG=$(find "$C/users" -name stockade-setup.log | head -1)
-    check "the setup log names the policy error" grep -q "unknown key 'prefx'" "$LOG"
+    LOG=$(find "$C/users" -name stockade-setup.log | head -1)
+    check "the setup log names the policy error" grep -q "policy.toml:3:1: unknown key .prefx." "$LOG"
+    [[ $FAILS -eq 0 ]] || cat "$LOG"
     check "the setup log says it rolled back" grep -q "rolled back (exit code 22)" "$LOG"
     win_line "\"$SETUP_WIN\" /S /POLICY=\"Z:${TMP//\//\\}\\no such policy.toml\""
     expect_rc 21 "install with a missing policy file"

@@ -6,6 +6,8 @@
 //   sleep MS                sleep, then exit 0
 //   tree DEPTH FANOUT       print "pid <id>", start FANOUT children running "tree DEPTH-1 FANOUT"
 //                           (when DEPTH > 0), then sleep forever
+//   spawn N                 start N children running "exit 0", wait for them, print "pid <id>" for
+//                           itself and each child, exit 0
 //   detach                  start "sleep 600000" with DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP,
 //                           print "child <pid>", exit 0 at once (a daemon that outlives its parent)
 //   breakaway               start "sleep 600000" with CREATE_BREAKAWAY_FROM_JOB; print
@@ -85,6 +87,26 @@ int wmain(int argc, wchar_t** argv) {
   }
   if (mode == L"tree" && argc == 4) {
     return Tree(_wtoi(argv[2]), _wtoi(argv[3]));
+  }
+  if (mode == L"spawn" && argc == 3) {
+    Line("pid %lu", GetCurrentProcessId());
+    const int n = _wtoi(argv[2]);
+    for (int i = 0; i < n; ++i) {
+      std::wstring line = L"\"" + SelfPath() + L"\" exit 0";
+      STARTUPINFOW si{};
+      si.cb = sizeof si;
+      PROCESS_INFORMATION pi{};
+      if (!CreateProcessW(nullptr, line.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr, &si,
+                          &pi)) {
+        Line("spawn-error %lu", GetLastError());
+        continue;
+      }
+      WaitForSingleObject(pi.hProcess, INFINITE);
+      Line("pid %lu", pi.dwProcessId);
+      CloseHandle(pi.hThread);
+      CloseHandle(pi.hProcess);
+    }
+    return 0;
   }
   if (mode == L"detach") {
     DWORD error = 0;
