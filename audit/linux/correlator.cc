@@ -61,6 +61,9 @@ void Correlator::AddSession(const std::string& session_id, std::int64_t root_pid
   sessions_[session_id] = Session{root_pid, uid, ++next_order_};
   roots_[root_pid] = session_id;
   Retry({root_pid}, &out);
+  for (auto it = pending_nflog_.begin(); it != pending_nflog_.end();) {
+    it = NflogDenial(it->first, &out) ? pending_nflog_.erase(it) : std::next(it);
+  }
   std::unique_lock emit(emit_mu_);
   lock.unlock();
   Emit(std::move(out));
@@ -139,12 +142,16 @@ void Correlator::Expire() {
     it = pending_.erase(it);
     ++stats_.unattributed;
   }
+  while (!pending_nflog_.empty() && pending_nflog_.front().second <= limit) {
+    pending_nflog_.pop_front();
+    ++stats_.unattributed;
+  }
 }
 
 CorrelatorStats Correlator::stats() const {
   std::lock_guard lock(mu_);
   CorrelatorStats s = stats_;
-  s.pending = pending_.size();
+  s.pending = pending_.size() + pending_nflog_.size();
   return s;
 }
 
@@ -318,34 +325,39 @@ std::string Correlator::SessionOfUid(std::int64_t uid, int* count) const {
   return best;
 }
 
+bool Correlator::NflogDenial(const NflogPacket& packet, std::vector<Event>* out) {
+  if (!packet.uid) return false;
+  int count = 0;
+  const std::string session = SessionOfUid(*packet.uid, &count);
+  if (session.empty()) return false;
+  Event ev;
+  ev.time = packet.time;
+  ev.session_id = session;
+  DenialEvent d;
+  d.category = DenialCategory::kNetwork;
+  d.target = packet.destination;
+  d.access = (packet.protocol == "tcp" ? "connect " : "send ") + packet.protocol;
+  d.source = DenialSource::kNflog;
+  d.evidence = DescribeNflogPacket(packet);
+  if (count > 1) {
+    d.evidence += " (attributed to the most recent of " + std::to_string(count) +
+                  " sessions of this uid: NFLOG carries no pid)";
+  }
+  ev.body = std::move(d);
+  out->push_back(std::move(ev));
+  ++stats_.denial_events;
+  return true;
+}
+
 void Correlator::OnNflog(const NflogPacket& packet) {
   std::vector<Event> out;
   std::unique_lock lock(mu_);
-  if (packet.uid) {
-    int count = 0;
-    const std::string session = SessionOfUid(*packet.uid, &count);
-    if (!session.empty()) {
-      Event ev;
-      ev.time = packet.time;
-      ev.session_id = session;
-      DenialEvent d;
-      d.category = DenialCategory::kNetwork;
-      d.target = packet.destination;
-      d.access = (packet.protocol == "tcp" ? "connect " : "send ") + packet.protocol;
-      d.source = DenialSource::kNflog;
-      d.evidence = DescribeNflogPacket(packet);
-      if (count > 1) {
-        d.evidence += " (attributed to the most recent of " + std::to_string(count) +
-                      " sessions of this uid: NFLOG carries no pid)";
-      }
-      ev.body = std::move(d);
-      out.push_back(std::move(ev));
-      ++stats_.denial_events;
+  if (!NflogDenial(packet, &out)) {
+    if (packet.uid) {
+      pending_nflog_.emplace_back(packet, std::chrono::steady_clock::now());
     } else {
-      ++stats_.unattributed;
+      ++stats_.unattributed;  // no local socket: nothing to attribute it to
     }
-  } else {
-    ++stats_.unattributed;
   }
   std::unique_lock emit(emit_mu_);
   lock.unlock();

@@ -17,7 +17,8 @@
 // ppid, and are retried whenever that pid becomes known; after `pending_timeout` they are
 // dropped and counted (stats().unattributed).
 // NFLOG packets carry only the socket's uid: they go to the session of that uid (the most
-// recent one when several runs of one identity overlap - stated in the evidence).
+// recent one when several runs of one identity overlap - stated in the evidence); a packet of a
+// uid without a session waits like a pending fact.
 //
 // Thread-safe: every method takes the object's lock; events are handed to the sink after the
 // lock is released, in order, from the calling thread.
@@ -107,6 +108,8 @@ class Correlator {
   std::string NewGuid();
   // The most recent session of `uid`; "" when none. *count: how many sessions have that uid.
   std::string SessionOfUid(std::int64_t uid, int* count) const;
+  // The denial event for a packet, or false when no session has its uid.
+  bool NflogDenial(const NflogPacket& packet, std::vector<Event>* out);
 
   Sink sink_;
   std::chrono::milliseconds pending_timeout_;
@@ -117,6 +120,8 @@ class Correlator {
   std::unordered_map<std::int64_t, Proc> procs_;
   std::map<std::uint64_t, Pending> pending_;  // by arrival
   std::unordered_multimap<std::int64_t, std::uint64_t> pending_by_pid_;
+  // NFLOG packets of a uid without a session yet (the tree connects before AddSession).
+  std::deque<std::pair<NflogPacket, std::chrono::steady_clock::time_point>> pending_nflog_;
   std::uint64_t next_pending_ = 0;
   std::uint64_t next_order_ = 0;
   std::uint64_t guid_high_ = 0;

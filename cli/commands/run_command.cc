@@ -61,6 +61,7 @@ void RegisterRunCommand(CLI::App& parent, GlobalOptions& globals, int* exit_code
   };
   auto state = std::make_shared<State>();
   CLI::App* run = parent.add_subcommand("run", "Run a command in the sandbox");
+  run->usage("stockade run [OPTIONS] -- COMMAND [ARGS...]");
   run->footer(Footer());
   run->add_option("--identity", state->options.identity,
                   "Sandbox identity: offline (no network) or online")

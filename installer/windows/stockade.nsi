@@ -196,14 +196,14 @@ Function .onInit
   ; Relative paths are relative to the folder the installer was started in (Intune starts it in
   ; the package's folder); the install changes the current folder, so they are fixed here.
   GetFullPathName $InitDir "."
-  GetFullPathName $LogFile $LogFile
+  GetFullPathName $R1 $LogFile  ; empty when its folder does not exist: then as given
+  ${If} $R1 != ""
+    StrCpy $LogFile $R1
+  ${EndIf}
   Delete $LogFile
   ${Log} "${PRODUCT} ${STOCKADE_VERSION} setup; command line: $R0"
   !insertmacro _RequireParsed "/POLICY=" $PolicySrc
   !insertmacro _RequireParsed "/GRANT=" $Grants
-  ${If} $PolicySrc != ""
-    GetFullPathName $PolicySrc $PolicySrc
-  ${EndIf}
   ${If} $PolicySrc != ""
     ${IfNot} ${FileExists} "$PolicySrc"
       ${Log} "error: /POLICY=$PolicySrc: no such file"
@@ -211,6 +211,7 @@ Function .onInit
       SetErrorLevel ${EXIT_BAD_ARGUMENT}
       Quit
     ${EndIf}
+    GetFullPathName $PolicySrc $PolicySrc  ; it exists: the full path is never empty
   ${EndIf}
   ReadRegStr $OldVersion HKLM "${PRODUCT_KEY}" "Version"
   StrCpy $Upgrade 0
@@ -433,7 +434,10 @@ Function un.onInit
   ${OrIf} $LogFile == ""
     StrCpy $LogFile "$TEMP\stockade-uninstall.log"
   ${EndIf}
-  GetFullPathName $LogFile $LogFile
+  GetFullPathName $R1 $LogFile
+  ${If} $R1 != ""
+    StrCpy $LogFile $R1
+  ${EndIf}
   StrCpy $Purge 0
   ClearErrors
   ${GetOptions} $R0 "/PURGE" $R1

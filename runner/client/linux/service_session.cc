@@ -7,9 +7,8 @@
 namespace stockade::runner::client::linux_os {
 
 const char kUnavailableHint[] =
-    "; as root, `stockade-provision apply` installs the service and `stockaded serve` starts it; "
-    "or run without the service, with weaker guarantees: `stockade run --unprovisioned -- "
-    "COMMAND` (see `stockade run --help`)";
+    "; `stockade-provision apply` (as root) installs it; or run without the service, with "
+    "weaker guarantees: `stockade run --unprovisioned -- COMMAND` (see `stockade run --help`)";
 
 namespace {
 

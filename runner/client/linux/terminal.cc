@@ -25,7 +25,7 @@ struct sigaction g_old_fatal[sizeof(kFatalSignals) / sizeof(kFatalSignals[0])];
 struct sigaction g_old_tstp;
 
 void RestoreTerminal() {
-  if (g_raw_fd >= 0) ::tcsetattr(g_raw_fd, TCSAFLUSH, &g_saved_termios);
+  if (g_raw_fd >= 0) ::tcsetattr(g_raw_fd, TCSADRAIN, &g_saved_termios);
 }
 
 // A fatal signal: give the user their terminal back, then die of the signal as usual (the
@@ -45,7 +45,7 @@ void OnStop(int) {
   const int saved_errno = errno;
   RestoreTerminal();
   ::kill(::getpid(), SIGSTOP);
-  if (g_raw_fd >= 0) ::tcsetattr(g_raw_fd, TCSAFLUSH, &g_raw_termios);
+  if (g_raw_fd >= 0) ::tcsetattr(g_raw_fd, TCSADRAIN, &g_raw_termios);
   errno = saved_errno;
 }
 
@@ -142,7 +142,7 @@ Expected<RawMode> RawMode::Enter(int tty_fd) {
   stop.sa_flags = SA_RESTART;
   ::sigaction(SIGTSTP, &stop, &g_old_tstp);
 
-  if (::tcsetattr(tty_fd, TCSAFLUSH, &raw) != 0) {
+  if (::tcsetattr(tty_fd, TCSADRAIN, &raw) != 0) {
     const int err = errno;
     RawMode undo;  // restores the handlers (and the unchanged settings)
     undo.active_ = true;

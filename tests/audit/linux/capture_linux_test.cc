@@ -165,7 +165,7 @@ TEST_F(CaptureTest, LandlockWriteOutsideTheRootsIsADenialWithThePath) {
 TEST_F(CaptureTest, DacRefusalOfARootOwnedFileIsAnEaccesDenial) {
   const std::string target = ws_ + "/root-owned.txt";
   std::ofstream(target) << "root";
-  ::chown(target.c_str(), 0, 0);
+  ASSERT_EQ(::chown(target.c_str(), 0, 0), 0);
   ::chmod(target.c_str(), 0644);  // inside the writable root: Landlock allows, the mode refuses
   StartCapture();
   const auto status = RunSession("dac", ShellSpec("echo x > " + target + "; :"));
@@ -231,6 +231,9 @@ TEST_F(CaptureTest, TcpConnectRejectedByNftablesIsANetworkDenial) {
   for (const DenialEvent* d : DenialEvents(events)) {
     if (d->source == DenialSource::kNflog) found = d;
   }
+  const linux_os::CaptureStats stats = capture_->Stats();
+  auto table = provision::linux_os::RunNft("list table inet " +
+                                           provision::linux_os::NftTableNameForPrefix(prefix));
   const Status stopped = capture_->Stop();
   EXPECT_TRUE(stopped.ok()) << stopped.error().ToString();
   capture_.reset();
@@ -240,7 +243,9 @@ TEST_F(CaptureTest, TcpConnectRejectedByNftablesIsANetworkDenial) {
   ASSERT_TRUE(after_ruleset.ok());
   EXPECT_EQ(*after_ruleset, *before_ruleset);
 
-  ASSERT_NE(found, nullptr) << "no NFLOG denial";
+  ASSERT_NE(found, nullptr) << "no NFLOG denial; packets read " << stats.nflog_packets
+                            << ", unattributed " << stats.correlator.unattributed << ", table:\n"
+                            << (table.ok() ? *table : table.error().ToString());
   EXPECT_EQ(found->category, DenialCategory::kNetwork);
   EXPECT_EQ(found->target, "127.0.0.1:" + std::to_string(port));
   EXPECT_EQ(found->access, "connect tcp");
@@ -262,7 +267,7 @@ TEST_F(CaptureTest, KilledCaptureIsCleanedUpByTheNextStart) {
     o.runtime_dir = RuntimeDir();
     auto c = linux_os::Capture::Start(o, [](Event) {});
     const char ok = c.ok() ? '1' : '0';
-    (void)::write(ready[1], &ok, 1);
+    if (::write(ready[1], &ok, 1) != 1) ::_exit(2);
     ::pause();
     ::_exit(0);
   }

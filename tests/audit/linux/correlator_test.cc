@@ -62,14 +62,18 @@ TEST_F(CorrelatorTest, RecordsBeforeTheSessionIsRegisteredWait) {
 TEST_F(CorrelatorTest, ChildExecBeforeTheParentsCloneReturns) {
   c_.AddSession("s", 300, 998);
   c_.OnFact(Exec(300, 1, "sh", 10));
-  c_.OnFact(ForkFact{300, 301, 998, 11});  // subshell
-  // The grandchild exec's before the subshell's clone record arrives.
+  // A subshell 301 of the root forks 302, which exec's; the records of both clones arrive
+  // after the exec (each is logged when the parent's clone returns).
   c_.OnFact(Exec(302, 301, "true", 13));
-  EXPECT_EQ(events_.size(), 1u);
   c_.OnFact(ForkFact{301, 302, 998, 12});
+  EXPECT_EQ(events_.size(), 1u);
+  EXPECT_EQ(c_.stats().pending, 2u);
+  c_.OnFact(ForkFact{300, 301, 998, 11});
   ASSERT_EQ(events_.size(), 2u);
   EXPECT_EQ(Proc(1).parent_guid, Proc(0).process_guid);
+  EXPECT_EQ(Proc(1).parent_pid, 300);
   EXPECT_EQ(Proc(1).argv, std::vector<std::string>{"true"});
+  EXPECT_EQ(c_.stats().pending, 0u);
 }
 
 TEST_F(CorrelatorTest, UnknownProcessesExpireUnattributed) {

@@ -1,7 +1,7 @@
 // The store's files as the OS reports them (stat): only the recording account can write them,
 // and nobody else can read them -- checked by trying, as another uid, when running as root.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,7 +46,8 @@ TEST(AuditStorePermissionsTest, StoreAndArchivesAreTheServicesAlone) {
   {
     auto store = Store::Open(opts);
     ASSERT_TRUE(store.ok()) << store.error().ToString();
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE((*store)->Record(testing::RandomEventAny(rng, "p")).ok());
+    for (int i = 0; i < 5; ++i)
+      ASSERT_TRUE((*store)->Record(testing::RandomEventAny(rng, "p")).ok());
     auto sealed = (*store)->Rotate();
     ASSERT_TRUE(sealed.ok()) << sealed.error().ToString();
     seal = *sealed;
