@@ -137,8 +137,7 @@ class Reader {
 Status CheckString(std::string_view s, const char* field) {
   if (s.size() > kMaxStringBytes) {
     return Error(ErrorCode::kInvalidArgument, std::string("audit event field ") + field + " is " +
-                                                  std::to_string(s.size()) +
-                                                  " bytes (limit " +
+                                                  std::to_string(s.size()) + " bytes (limit " +
                                                   std::to_string(kMaxStringBytes) + ")");
   }
   return OkStatus();
@@ -146,19 +145,17 @@ Status CheckString(std::string_view s, const char* field) {
 
 Status CheckArgv(const std::vector<std::string>& argv, const char* field) {
   if (argv.size() > kMaxArgvEntries) {
-    return Error(ErrorCode::kInvalidArgument,
-                 std::string("audit event field ") + field + " has " +
-                     std::to_string(argv.size()) + " entries (limit " +
-                     std::to_string(kMaxArgvEntries) + ")");
+    return Error(ErrorCode::kInvalidArgument, std::string("audit event field ") + field + " has " +
+                                                  std::to_string(argv.size()) + " entries (limit " +
+                                                  std::to_string(kMaxArgvEntries) + ")");
   }
   for (const auto& a : argv) STOCKADE_RETURN_IF_ERROR(CheckString(a, field));
   return OkStatus();
 }
 
 Status BadEnum(const char* field, int value) {
-  return Error(ErrorCode::kInvalidArgument,
-               std::string("audit event field ") + field + " has no such value " +
-                   std::to_string(value));
+  return Error(ErrorCode::kInvalidArgument, std::string("audit event field ") + field +
+                                                " has no such value " + std::to_string(value));
 }
 
 template <typename E>
@@ -171,10 +168,10 @@ bool InRange(E value, int first, int last) {
 
 Status ValidateEvent(const Event& event) {
   if (event.version != kEventModelVersion) {
-    return Error(ErrorCode::kInvalidArgument,
-                 "audit event version " + std::to_string(event.version) +
-                     " is not supported (this build writes version " +
-                     std::to_string(kEventModelVersion) + ")");
+    return Error(ErrorCode::kInvalidArgument, "audit event version " +
+                                                  std::to_string(event.version) +
+                                                  " is not supported (this build writes version " +
+                                                  std::to_string(kEventModelVersion) + ")");
   }
   STOCKADE_RETURN_IF_ERROR(CheckString(event.host, "host"));
   STOCKADE_RETURN_IF_ERROR(CheckString(event.session_id, "session_id"));
@@ -364,10 +361,9 @@ Expected<Event> DecodeCanonical(std::string_view bytes) {
   }
   if (r.failed()) return Error(ErrorCode::kStateCorrupt, "canonical event: " + r.error());
   if (!r.AtEnd()) {
-    return Error(ErrorCode::kStateCorrupt, "canonical event: " +
-                                               std::to_string(bytes.size() - r.pos()) +
-                                               " trailing bytes at byte " +
-                                               std::to_string(r.pos()));
+    return Error(ErrorCode::kStateCorrupt,
+                 "canonical event: " + std::to_string(bytes.size() - r.pos()) +
+                     " trailing bytes at byte " + std::to_string(r.pos()));
   }
   return event;
 }

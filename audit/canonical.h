@@ -17,9 +17,9 @@
 namespace stockade::audit {
 
 // Limits enforced at Record time (the encoding itself could hold more).
-inline constexpr std::size_t kMaxStringBytes = 1 << 20;    // one field
+inline constexpr std::size_t kMaxStringBytes = 1 << 20;  // one field
 inline constexpr std::size_t kMaxArgvEntries = 65536;
-inline constexpr std::size_t kMaxEventBytes = 4 << 20;     // one encoded event
+inline constexpr std::size_t kMaxEventBytes = 4 << 20;  // one encoded event
 
 // Checks what the encoding cannot represent or the store refuses: enum values out of range,
 // version other than kEventModelVersion, strings or argv over the limits above.

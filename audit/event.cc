@@ -25,15 +25,14 @@ constexpr NameTable<SessionPhase> kSessionPhaseNames[] = {{SessionPhase::kStart,
                                                           {SessionPhase::kEnd, "end"}};
 constexpr NameTable<ProcessPhase> kProcessPhaseNames[] = {{ProcessPhase::kExec, "exec"},
                                                           {ProcessPhase::kExit, "exit"}};
-constexpr NameTable<DenialCategory> kCategoryNames[] = {
-    {DenialCategory::kFileWrite, "file_write"},
-    {DenialCategory::kFileRead, "file_read"},
-    {DenialCategory::kNetwork, "network"},
-    {DenialCategory::kOther, "other"}};
+constexpr NameTable<DenialCategory> kCategoryNames[] = {{DenialCategory::kFileWrite, "file_write"},
+                                                        {DenialCategory::kFileRead, "file_read"},
+                                                        {DenialCategory::kNetwork, "network"},
+                                                        {DenialCategory::kOther, "other"}};
 constexpr NameTable<DenialSource> kSourceNames[] = {
-    {DenialSource::kLandlock, "landlock"},   {DenialSource::kNflog, "nflog"},
+    {DenialSource::kLandlock, "landlock"},          {DenialSource::kNflog, "nflog"},
     {DenialSource::kAuditSyscall, "audit_syscall"}, {DenialSource::kWin4656, "win_4656"},
-    {DenialSource::kWin5157, "win_5157"},    {DenialSource::kOther, "other"}};
+    {DenialSource::kWin5157, "win_5157"},           {DenialSource::kOther, "other"}};
 
 template <typename E, std::size_t N>
 std::string_view NameOf(const NameTable<E> (&table)[N], E value) {
@@ -52,8 +51,8 @@ Expected<E> Parse(const NameTable<E> (&table)[N], std::string_view name, std::st
     expected += entry.name;
   }
   return Error(ErrorCode::kInvalidArgument, "unknown " + std::string(what) + " \"" +
-                                                std::string(name) + "\" (expected one of: " +
-                                                expected + ")");
+                                                std::string(name) +
+                                                "\" (expected one of: " + expected + ")");
 }
 
 // Howard Hinnant's civil-calendar algorithms: exact for the proleptic Gregorian calendar, no
@@ -118,12 +117,8 @@ EventKind Event::kind() const {
 }
 
 std::string_view EventKindName(EventKind kind) { return NameOf(kKindNames, kind); }
-std::string_view SessionPhaseName(SessionPhase phase) {
-  return NameOf(kSessionPhaseNames, phase);
-}
-std::string_view ProcessPhaseName(ProcessPhase phase) {
-  return NameOf(kProcessPhaseNames, phase);
-}
+std::string_view SessionPhaseName(SessionPhase phase) { return NameOf(kSessionPhaseNames, phase); }
+std::string_view ProcessPhaseName(ProcessPhase phase) { return NameOf(kProcessPhaseNames, phase); }
 std::string_view DenialCategoryName(DenialCategory c) { return NameOf(kCategoryNames, c); }
 std::string_view DenialSourceName(DenialSource source) { return NameOf(kSourceNames, source); }
 
@@ -165,9 +160,9 @@ std::string FormatTime(TimeNs time) {
   const Civil c = CivilFromDays(days);
   char buf[64];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%09lldZ",
-                static_cast<long long>(c.year), c.month, c.day,
-                static_cast<long long>(rem / 3600), static_cast<long long>(rem / 60 % 60),
-                static_cast<long long>(rem % 60), static_cast<long long>(nanos));
+                static_cast<long long>(c.year), c.month, c.day, static_cast<long long>(rem / 3600),
+                static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60),
+                static_cast<long long>(nanos));
   return buf;
 }
 

@@ -50,13 +50,13 @@ enum class SessionPhase : std::uint8_t { kStart = 1, kEnd = 2 };
 
 struct SessionEvent {
   SessionPhase phase = SessionPhase::kStart;
-  std::string identity;       // "offline" | "online"
-  std::string workspace;      // realpath of the granted workspace
-  std::string policy_hash;    // hex SHA-256 of the effective policy
+  std::string identity;            // "offline" | "online"
+  std::string workspace;           // realpath of the granted workspace
+  std::string policy_hash;         // hex SHA-256 of the effective policy
   std::int64_t invoking_uid = -1;  // caller's uid (SO_PEERCRED); -1 where not applicable
-  std::string invoking_sid;   // caller's SID on Windows; "" elsewhere
-  std::string invoking_user;  // caller's account name
-  std::vector<std::string> argv;  // the top command
+  std::string invoking_sid;        // caller's SID on Windows; "" elsewhere
+  std::string invoking_user;       // caller's account name
+  std::vector<std::string> argv;   // the top command
   std::string cwd;
   TimeNs start_time = 0;
   TimeNs end_time = 0;  // 0 in the start event
@@ -71,12 +71,12 @@ struct ProcessEvent {
   ProcessPhase phase = ProcessPhase::kExec;
   std::string process_guid;  // unique per process instance (host-unique; see docs)
   std::int64_t pid = 0;
-  std::string parent_guid;   // "" for the tree's root
+  std::string parent_guid;  // "" for the tree's root
   std::int64_t parent_pid = 0;
-  std::string image;         // executable path
+  std::string image;  // executable path
   std::vector<std::string> argv;
   std::string cwd;
-  std::int64_t uid = -1;     // the identity's uid (Linux); -1 where not applicable
+  std::int64_t uid = -1;  // the identity's uid (Linux); -1 where not applicable
   TimeNs start_time = 0;
   TimeNs end_time = 0;  // 0 in the exec event
   ExitStatus exit;      // meaningful in the exit event only
@@ -104,23 +104,23 @@ enum class DenialSource : std::uint8_t {
 
 struct DenialEvent {
   DenialCategory category = DenialCategory::kOther;
-  std::string target;        // path, or "addr:port" ("[v6]:port")
-  std::string access;        // e.g. "write", "read", "connect tcp", "sendto udp"
+  std::string target;  // path, or "addr:port" ("[v6]:port")
+  std::string access;  // e.g. "write", "read", "connect tcp", "sendto udp"
   std::int64_t pid = 0;
   std::string process_guid;  // "" when the process could not be correlated
   DenialSource source = DenialSource::kOther;
-  std::string evidence;      // the raw record (audit line, event XML, ...) it was parsed from
+  std::string evidence;  // the raw record (audit line, event XML, ...) it was parsed from
 
   bool operator==(const DenialEvent&) const = default;
 };
 
 struct ProvisioningEvent {
   std::int64_t transaction_id = 0;
-  std::string action;     // "apply", "grant", "rollback", ...
+  std::string action;            // "apply", "grant", "rollback", ...
   std::int64_t step_index = -1;  // -1: the transaction itself; else the step's position
-  std::string step_kind;  // "" for the transaction itself
-  std::string target;     // what the step acts on (user, path, rule, ...)
-  std::string outcome;    // "begun", "applied", "verified", "undone", "failed: ...", ...
+  std::string step_kind;         // "" for the transaction itself
+  std::string target;            // what the step acts on (user, path, rule, ...)
+  std::string outcome;           // "begun", "applied", "verified", "undone", "failed: ...", ...
 
   bool operator==(const ProvisioningEvent&) const = default;
 };
@@ -132,9 +132,9 @@ using EventBody = std::variant<SessionEvent, ProcessEvent, DenialEvent, Provisio
 struct Event {
   std::int64_t seq = 0;  // assigned by the store (1, 2, 3, ... without gaps); ignored on Record
   int version = kEventModelVersion;  // set by the store on Record
-  TimeNs time = 0;       // when it happened; 0 on Record means "now"
-  std::string host;      // "" on Record means this machine's host name
-  std::string session_id;  // GUID string of the run; "" for provisioning events
+  TimeNs time = 0;                   // when it happened; 0 on Record means "now"
+  std::string host;                  // "" on Record means this machine's host name
+  std::string session_id;            // GUID string of the run; "" for provisioning events
   EventBody body;
 
   EventKind kind() const;
@@ -142,11 +142,11 @@ struct Event {
 };
 
 // Stable names used in JSON, CSV, the CLI's --kind filter and the docs.
-std::string_view EventKindName(EventKind kind);              // "session", "process", ...
-std::string_view SessionPhaseName(SessionPhase phase);       // "start", "end"
-std::string_view ProcessPhaseName(ProcessPhase phase);       // "exec", "exit"
-std::string_view DenialCategoryName(DenialCategory c);       // "file_write", "network", ...
-std::string_view DenialSourceName(DenialSource source);      // "landlock", "win_5157", ...
+std::string_view EventKindName(EventKind kind);          // "session", "process", ...
+std::string_view SessionPhaseName(SessionPhase phase);   // "start", "end"
+std::string_view ProcessPhaseName(ProcessPhase phase);   // "exec", "exit"
+std::string_view DenialCategoryName(DenialCategory c);   // "file_write", "network", ...
+std::string_view DenialSourceName(DenialSource source);  // "landlock", "win_5157", ...
 
 // Inverses of the above. Errors: kInvalidArgument naming the unknown value and what was
 // expected.

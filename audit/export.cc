@@ -155,13 +155,13 @@ class JsonFields {
 // --- CSV ---
 
 constexpr const char* kCsvColumns[] = {
-    "seq",          "version",      "time",        "host",          "session_id",
-    "kind",         "phase",        "identity",    "workspace",     "policy_hash",
-    "invoking_uid", "invoking_sid", "invoking_user", "process_guid", "pid",
-    "parent_guid",  "parent_pid",   "image",       "argv",          "cwd",
-    "uid",          "start_time",   "end_time",    "exit_code",     "exit_signal",
-    "timed_out",    "killed",       "category",    "target",        "access",
-    "source",       "evidence",     "transaction_id", "action",     "step_index",
+    "seq",          "version",      "time",           "host",         "session_id",
+    "kind",         "phase",        "identity",       "workspace",    "policy_hash",
+    "invoking_uid", "invoking_sid", "invoking_user",  "process_guid", "pid",
+    "parent_guid",  "parent_pid",   "image",          "argv",         "cwd",
+    "uid",          "start_time",   "end_time",       "exit_code",    "exit_signal",
+    "timed_out",    "killed",       "category",       "target",       "access",
+    "source",       "evidence",     "transaction_id", "action",       "step_index",
     "step_kind",    "outcome"};
 constexpr std::size_t kCsvColumnCount = std::size(kCsvColumns);
 
@@ -185,9 +185,8 @@ std::string CsvQuote(const std::string& cell) {
 
 // Text cells only: see the header for the formula-injection prefix.
 std::string CsvText(const std::string& value) {
-  if (!value.empty() && (value[0] == '=' || value[0] == '+' || value[0] == '-' ||
-                         value[0] == '@' || value[0] == '\t' || value[0] == '\r' ||
-                         value[0] == '\'')) {
+  if (!value.empty() && (value[0] == '=' || value[0] == '+' || value[0] == '-' || value[0] == '@' ||
+                         value[0] == '\t' || value[0] == '\r' || value[0] == '\'')) {
     return "'" + value;
   }
   return value;
@@ -346,8 +345,8 @@ Json OcsfBase(const Event& event, int class_uid, const char* class_name, int cat
       {"correlation_uid", event.session_id},
       {"log_name", "stockade-audit"},
       {"original_time", FormatTime(event.time)}};
-  j["device"] = {{"type_id", 0}, {"type", "Unknown"}, {"hostname", event.host},
-                 {"name", event.host}};
+  j["device"] = {
+      {"type_id", 0}, {"type", "Unknown"}, {"hostname", event.host}, {"name", event.host}};
   j["unmapped"] = {{"stockade_seq", event.seq},
                    {"stockade_session_id", event.session_id},
                    {"stockade_kind", EventKindName(event.kind())},
@@ -372,8 +371,8 @@ Json OcsfProcessFromProcess(const ProcessEvent& p) {
   proc["uid"] = p.process_guid;
   proc["name"] = BaseName(p.image);
   proc["cmd_line"] = JoinArgv(p.argv);
-  proc["file"] = {{"path", p.image}, {"name", BaseName(p.image)}, {"type_id", 1},
-                  {"type", "Regular File"}};
+  proc["file"] = {
+      {"path", p.image}, {"name", BaseName(p.image)}, {"type_id", 1}, {"type", "Regular File"}};
   if (!p.cwd.empty()) proc["working_directory"] = p.cwd;
   if (p.start_time != 0) proc["created_time"] = Millis(p.start_time);
   if (p.end_time != 0) proc["terminated_time"] = Millis(p.end_time);
@@ -579,9 +578,8 @@ Expected<std::vector<std::vector<std::string>>> ParseCsv(std::string_view text) 
       ++i;
       while (true) {
         if (i >= text.size()) {
-          return Error(ErrorCode::kInvalidArgument,
-                       "CSV: unterminated quoted field in record " +
-                           std::to_string(records.size() + 1));
+          return Error(ErrorCode::kInvalidArgument, "CSV: unterminated quoted field in record " +
+                                                        std::to_string(records.size() + 1));
         }
         if (text[i] == '"') {
           if (i + 1 < text.size() && text[i + 1] == '"') {
@@ -723,8 +721,8 @@ std::optional<std::string> EventToOcsf(const Event& event) {
     j["process"] = OcsfProcessFromProcess(*p);
     // The actor of a launch is the parent; of an exit, the process itself (OCSF's reflexive
     // terminate).
-    Json actor_proc = exec ? Json{{"pid", p->parent_pid}, {"uid", p->parent_guid}}
-                           : OcsfProcessFromProcess(*p);
+    Json actor_proc =
+        exec ? Json{{"pid", p->parent_pid}, {"uid", p->parent_guid}} : OcsfProcessFromProcess(*p);
     j["actor"] = {{"process", actor_proc}};
     if (p->uid >= 0) j["actor"]["user"] = {{"uid", std::to_string(p->uid)}};
     if (!exec && p->exit.code) j["exit_code"] = *p->exit.code;
@@ -749,8 +747,8 @@ std::optional<std::string> EventToOcsf(const Event& event) {
     if (!start && s->exit.code) j["exit_code"] = *s->exit.code;
     j["status_id"] = 1;
     j["status"] = "Success";
-    j["message"] = std::string("stockade run ") + (start ? "started" : "ended") +
-                   " (identity " + s->identity + ", workspace " + s->workspace + ")";
+    j["message"] = std::string("stockade run ") + (start ? "started" : "ended") + " (identity " +
+                   s->identity + ", workspace " + s->workspace + ")";
     j["unmapped"]["stockade_workspace"] = s->workspace;
     j["unmapped"]["stockade_identity"] = s->identity;
     j["unmapped"]["stockade_policy_hash"] = s->policy_hash;
@@ -760,10 +758,10 @@ std::optional<std::string> EventToOcsf(const Event& event) {
     Json actor_proc = {{"pid", d->pid}, {"uid", d->process_guid}};
     if (d->category == DenialCategory::kFileRead || d->category == DenialCategory::kFileWrite) {
       const bool read = d->category == DenialCategory::kFileRead;
-      Json j = OcsfBase(event, 1001, "File System Activity", 1, "System Activity",
-                        read ? 2 : 3, read ? "Read" : "Update", 3, "Medium");
-      j["file"] = {{"path", d->target}, {"name", BaseName(d->target)}, {"type_id", 0},
-                   {"type", "Unknown"}};
+      Json j = OcsfBase(event, 1001, "File System Activity", 1, "System Activity", read ? 2 : 3,
+                        read ? "Read" : "Update", 3, "Medium");
+      j["file"] = {
+          {"path", d->target}, {"name", BaseName(d->target)}, {"type_id", 0}, {"type", "Unknown"}};
       j["actor"] = {{"process", actor_proc}};
       j["status_id"] = 2;
       j["status"] = "Failure";

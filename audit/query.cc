@@ -48,8 +48,9 @@ Status QueryDb(sqlite::Database& db, const QueryFilter& filter, std::size_t& emi
       sql += " AND image = ?8";
     } else {
       // The file name after the last '/' or '\'.
-      sql += " AND image IS NOT NULL AND (image = ?8 OR image LIKE '%/' || ?8 ESCAPE '^' OR "
-             "image LIKE '%\\' || ?8 ESCAPE '^')";
+      sql +=
+          " AND image IS NOT NULL AND (image = ?8 OR image LIKE '%/' || ?8 ESCAPE '^' OR "
+          "image LIKE '%\\' || ?8 ESCAPE '^')";
     }
   }
   sql += " ORDER BY seq";
@@ -80,8 +81,8 @@ Status QueryDb(sqlite::Database& db, const QueryFilter& filter, std::size_t& emi
     if (!row.ok()) return row.error();
     if (!*row) break;
     const sqlite::Blob data = stmt->BlobValue(1);
-    auto event = DecodeCanonical(
-        std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+    auto event =
+        DecodeCanonical(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
     if (!event.ok()) {
       return event.error().Wrap("audit event #" + std::to_string(stmt->Int(0)) + " in " +
                                 db.path() + " (run `stockade audit verify`)");
@@ -116,8 +117,8 @@ const std::string& AuditReader::store_path() const { return impl_->path; }
 Expected<AuditReader> AuditReader::Open(const std::string& store_path) {
   auto db = schema::OpenReadOnly(store_path);
   if (!db.ok()) return db.error();
-  auto impl = std::unique_ptr<Impl>(
-      new Impl{store_path, ArchiveDirFor(store_path), std::move(*db)});
+  auto impl =
+      std::unique_ptr<Impl>(new Impl{store_path, ArchiveDirFor(store_path), std::move(*db)});
   return AuditReader(std::move(impl));
 }
 

@@ -30,8 +30,8 @@ struct QueryFilter {
   // file name of the image ("python3" matches "/usr/bin/python3").
   std::string image;
   std::optional<EventKind> kind;
-  std::int64_t after_seq = 0;  // seq > after_seq (tail, paging)
-  std::size_t limit = 0;       // at most this many events; 0 = all
+  std::int64_t after_seq = 0;    // seq > after_seq (tail, paging)
+  std::size_t limit = 0;         // at most this many events; 0 = all
   bool include_archives = true;  // also read sealed archives that still exist
 };
 

@@ -296,8 +296,9 @@ Expected<sqlite::Database> OpenReadOnly(const std::string& path) {
   ro.foreign_keys = false;
   auto db = sqlite::Database::Open(path, ro);
   if (!db.ok()) {
-    return db.error().Wrap("reading the audit store (readable by the service's account only: "
-                           "run as root or an administrator)");
+    return db.error().Wrap(
+        "reading the audit store (readable by the service's account only: "
+        "run as root or an administrator)");
   }
   STOCKADE_RETURN_IF_ERROR(CheckReadable(*db));
   return db;

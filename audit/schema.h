@@ -37,12 +37,12 @@ Expected<crypto::Sha256Digest> GetMetaDigest(sqlite::Database& db, const std::st
 // Meta keys.
 inline constexpr char kMetaStoreId[] = "store_id";
 inline constexpr char kMetaCreatedAt[] = "created_at";
-inline constexpr char kMetaSegment[] = "segment";                 // current segment number
+inline constexpr char kMetaSegment[] = "segment";  // current segment number
 inline constexpr char kMetaSegmentFirstSeq[] = "segment_first_seq";
 inline constexpr char kMetaSegmentPrevHash[] = "segment_prev_hash";  // hex
-inline constexpr char kMetaHeadSeq[] = "head_seq";                // last committed seq
-inline constexpr char kMetaHeadHash[] = "head_hash";              // hex
-inline constexpr char kMetaArchiveOf[] = "archive_of";            // archives only: segment
+inline constexpr char kMetaHeadSeq[] = "head_seq";                   // last committed seq
+inline constexpr char kMetaHeadHash[] = "head_hash";                 // hex
+inline constexpr char kMetaArchiveOf[] = "archive_of";               // archives only: segment
 
 // Digest <-> hex and blob.
 std::optional<crypto::Sha256Digest> DigestFromHex(const std::string& hex);
@@ -53,7 +53,7 @@ sqlite::Blob BlobFromDigest(const crypto::Sha256Digest& digest);
 struct Seal {
   SealInfo info;
   std::string store_id;
-  std::string prev_seal_hash;  // hex; 64 zeros for the first segment
+  std::string prev_seal_hash;        // hex; 64 zeros for the first segment
   std::optional<TimeNs> removed_at;  // set when retention deleted the archive
 };
 

@@ -55,8 +55,8 @@ struct Waiter {
 
 struct Pending {
   Event event;
-  Waiter* waiter = nullptr;             // null for RecordAsync
-  std::function<void()> task;           // set instead of an event: run on the writer thread
+  Waiter* waiter = nullptr;    // null for RecordAsync
+  std::function<void()> task;  // set instead of an event: run on the writer thread
 };
 
 }  // namespace
@@ -91,8 +91,8 @@ struct Store::Impl {
   std::condition_variable work_cv;
   std::condition_variable done_cv;
   std::deque<Pending> queue;
-  std::uint64_t enqueued = 0;   // items ever queued
-  std::uint64_t processed = 0;  // items ever taken out and finished (committed or failed)
+  std::uint64_t enqueued = 0;          // items ever queued
+  std::uint64_t processed = 0;         // items ever taken out and finished (committed or failed)
   std::optional<Error> pending_error;  // first async failure since the last Flush
   bool stopping = false;
   bool closed = false;
@@ -141,8 +141,7 @@ Status Store::Impl::Initialise() {
   for (const fs::path& d : {dir, U8Path(archive_dir)}) {
     fs::create_directories(d, ec);
     if (ec) {
-      return Error(ErrorCode::kIo,
-                   "creating the audit folder " + PathU8(d) + ": " + ec.message());
+      return Error(ErrorCode::kIo, "creating the audit folder " + PathU8(d) + ": " + ec.message());
     }
     // The folder first: once it is closed to others, nothing created inside is reachable by
     // them, whatever its own mode is in the moment before it is restricted too.
@@ -159,8 +158,7 @@ Status Store::Impl::Initialise() {
   if (!database.ok()) return database.error().Wrap("opening the audit store");
   db.emplace(std::move(*database));
   if (options.secure_permissions) {
-    STOCKADE_RETURN_IF_ERROR(
-        platform::ProtectPath(options.path, platform::Protect::kWritableFile));
+    STOCKADE_RETURN_IF_ERROR(platform::ProtectPath(options.path, platform::Protect::kWritableFile));
   }
   STOCKADE_RETURN_IF_ERROR(schema::Migrate(*db));
   // The WAL and shared-memory files exist from here on (Migrate wrote): SQLite gives them the
@@ -183,12 +181,11 @@ Status Store::Impl::Initialise() {
     auto tx = sqlite::Transaction::Begin(*db);
     if (!tx.ok()) return tx.error();
     STOCKADE_RETURN_IF_ERROR(schema::SetMeta(*db, schema::kMetaStoreId, *random));
-    STOCKADE_RETURN_IF_ERROR(
-        schema::SetMeta(*db, schema::kMetaCreatedAt, std::to_string(NowNs())));
+    STOCKADE_RETURN_IF_ERROR(schema::SetMeta(*db, schema::kMetaCreatedAt, std::to_string(NowNs())));
     STOCKADE_RETURN_IF_ERROR(schema::SetMeta(*db, schema::kMetaSegment, "1"));
     STOCKADE_RETURN_IF_ERROR(schema::SetMeta(*db, schema::kMetaSegmentFirstSeq, "1"));
-    STOCKADE_RETURN_IF_ERROR(schema::SetMeta(*db, schema::kMetaSegmentPrevHash,
-                                             crypto::HexEncode(kGenesisHash)));
+    STOCKADE_RETURN_IF_ERROR(
+        schema::SetMeta(*db, schema::kMetaSegmentPrevHash, crypto::HexEncode(kGenesisHash)));
     STOCKADE_RETURN_IF_ERROR(schema::SetMeta(*db, schema::kMetaHeadSeq, "0"));
     STOCKADE_RETURN_IF_ERROR(
         schema::SetMeta(*db, schema::kMetaHeadHash, crypto::HexEncode(kGenesisHash)));
@@ -226,9 +223,8 @@ Status Store::Impl::Initialise() {
     if (last->Int(0) != head_seq || !hash || *hash != head_hash) {
       return Error(ErrorCode::kStateCorrupt,
                    "audit store " + options.path + ": the last event (#" +
-                       std::to_string(last->Int(0)) +
-                       ") is not the recorded chain head (#" + std::to_string(head_seq) +
-                       "); run `stockade audit verify`");
+                       std::to_string(last->Int(0)) + ") is not the recorded chain head (#" +
+                       std::to_string(head_seq) + "); run `stockade audit verify`");
     }
   } else if (head_seq != segment_first_seq - 1) {
     return Error(ErrorCode::kStateCorrupt,
@@ -308,8 +304,7 @@ Status Store::Impl::FinishInterruptedRotation() {
   STOCKADE_RETURN_IF_ERROR(schema::InsertSeal(*db, seal));
   STOCKADE_RETURN_IF_ERROR(db->Exec("DELETE FROM events"));
   STOCKADE_RETURN_IF_ERROR(db->Exec("DELETE FROM sessions WHERE end_seq IS NOT NULL"));
-  STOCKADE_RETURN_IF_ERROR(
-      schema::SetMeta(*db, schema::kMetaSegment, std::to_string(segment + 1)));
+  STOCKADE_RETURN_IF_ERROR(schema::SetMeta(*db, schema::kMetaSegment, std::to_string(segment + 1)));
   STOCKADE_RETURN_IF_ERROR(
       schema::SetMeta(*db, schema::kMetaSegmentFirstSeq, std::to_string(head_seq + 1)));
   STOCKADE_RETURN_IF_ERROR(
@@ -468,8 +463,7 @@ void Store::Impl::WriterLoop() {
       if (by_count || by_age) {
         auto sealed = RotateNow();
         if (!sealed.ok()) {
-          spdlog::error("audit store: automatic rotation failed: {}",
-                        sealed.error().ToString());
+          spdlog::error("audit store: automatic rotation failed: {}", sealed.error().ToString());
         }
       }
     }
@@ -506,8 +500,7 @@ Status Store::Impl::CommitBatch(std::vector<Pending>& batch) {
     } else {
       STOCKADE_RETURN_IF_ERROR(ins.BindNull(5));
     }
-    STOCKADE_RETURN_IF_ERROR(
-        ins.Bind(6, sqlite::Blob(canonical.begin(), canonical.end())));
+    STOCKADE_RETURN_IF_ERROR(ins.Bind(6, sqlite::Blob(canonical.begin(), canonical.end())));
     STOCKADE_RETURN_IF_ERROR(ins.Bind(7, schema::BlobFromDigest(prev)));
     STOCKADE_RETURN_IF_ERROR(ins.Bind(8, schema::BlobFromDigest(*hash)));
     Status run = ins.Run();
@@ -515,8 +508,8 @@ Status Store::Impl::CommitBatch(std::vector<Pending>& batch) {
     if (const auto* s = std::get_if<SessionEvent>(&e.body)) {
       sqlite::Statement& st = s->phase == SessionPhase::kStart ? *session_start : *session_end;
       const TimeNs t = s->phase == SessionPhase::kStart ? s->start_time : s->end_time;
-      STOCKADE_RETURN_IF_ERROR(st.BindAll(e.session_id, s->identity, s->workspace,
-                                          s->invoking_user, t, e.seq));
+      STOCKADE_RETURN_IF_ERROR(
+          st.BindAll(e.session_id, s->identity, s->workspace, s->invoking_user, t, e.seq));
       STOCKADE_RETURN_IF_ERROR(st.Run());
     }
     if (first_time == 0) first_time = e.time;
@@ -572,8 +565,8 @@ Expected<int> Store::ApplyRetention(TimeNs now) {
 
 Expected<SealInfo> Store::Impl::RotateNow() {
   if (head_seq < segment_first_seq) {
-    return Error(ErrorCode::kNotFound, "audit store " + options.path +
-                                           ": the active segment holds no events to seal");
+    return Error(ErrorCode::kNotFound,
+                 "audit store " + options.path + ": the active segment holds no events to seal");
   }
   std::error_code ec;
   schema::Seal seal;
@@ -642,8 +635,8 @@ Expected<SealInfo> Store::Impl::RotateNow() {
   }
   fs::rename(tmp_path, final_path, ec);
   if (ec) {
-    return Error(ErrorCode::kIo, "renaming " + PathU8(tmp_path) + " to " +
-                                     PathU8(final_path) + ": " + ec.message());
+    return Error(ErrorCode::kIo, "renaming " + PathU8(tmp_path) + " to " + PathU8(final_path) +
+                                     ": " + ec.message());
   }
   {
     auto tx = sqlite::Transaction::Begin(*db);
@@ -695,8 +688,8 @@ Expected<int> Store::Impl::RetentionNow(TimeNs now) {
     }
     fs::remove(file, ec);
     if (ec) {
-      return Error(ErrorCode::kIo, "removing the expired archive " + PathU8(file) + ": " +
-                                       ec.message());
+      return Error(ErrorCode::kIo,
+                   "removing the expired archive " + PathU8(file) + ": " + ec.message());
     }
     ++removed;
   }

@@ -104,8 +104,8 @@ class SegmentVerifier {
                          ? "event " + Num(expected) + " is missing (the chain jumps from " +
                                Num(expected - 1) + " to " + Num(seq) + ")"
                          : "events " + Num(expected) + " to " + Num(seq - 1) +
-                               " are missing (the chain jumps from " + Num(expected - 1) +
-                               " to " + Num(seq) + ")");
+                               " are missing (the chain jumps from " + Num(expected - 1) + " to " +
+                               Num(seq) + ")");
       }
       auto event = DecodeCanonical(AsView(data));
       if (!event.ok()) {
@@ -130,8 +130,7 @@ class SegmentVerifier {
                        "the prev_hash column of event " + Num(seq) + " was changed");
         }
         return Break(seq, BreakKind::kModified,
-                     "event " + Num(seq) +
-                         " was modified: its stored bytes do not match its hash");
+                     "event " + Num(seq) + " was modified: its stored bytes do not match its hash");
       }
       if (event->seq != seq) {
         if (event->seq > seq) {
@@ -142,18 +141,18 @@ class SegmentVerifier {
           if (*found) {
             return Break(seq, BreakKind::kReordered,
                          "position " + Num(seq) + " holds event " + Num(event->seq) +
-                             ", and event " + Num(seq) + " is stored at position " +
-                             Num(**found));
+                             ", and event " + Num(seq) + " is stored at position " + Num(**found));
           }
           return Break(seq, BreakKind::kDeleted,
-                       "event " + Num(seq) + " is missing: position " + Num(seq) +
-                           " holds event " + Num(event->seq) +
-                           " (later events were renumbered to hide the gap)");
+                       "event " + Num(seq) + " is missing: position " + Num(seq) + " holds event " +
+                           Num(event->seq) + " (later events were renumbered to hide the gap)");
         }
         if (seq - 1 >= expect.first_seq) {
           return Break(seq - 1, BreakKind::kInserted,
-                       "event " + Num(seq - 1) + " was not recorded by the store: the event "
-                       "recorded as " + Num(event->seq) + " is now at position " + Num(seq));
+                       "event " + Num(seq - 1) +
+                           " was not recorded by the store: the event "
+                           "recorded as " +
+                           Num(event->seq) + " is now at position " + Num(seq));
         }
         return Break(seq, BreakKind::kModified,
                      "position " + Num(seq) + " holds an event numbered " + Num(event->seq));
@@ -163,27 +162,31 @@ class SegmentVerifier {
         // predecessor was rewritten together with its hash.
         if (seq - 1 >= expect.first_seq) {
           return Break(seq - 1, BreakKind::kModified,
-                       "event " + Num(seq - 1) + " was modified and re-hashed: event " +
-                           Num(seq) + " was chained to a different hash of it");
+                       "event " + Num(seq - 1) + " was modified and re-hashed: event " + Num(seq) +
+                           " was chained to a different hash of it");
         }
         return Break(seq, BreakKind::kSealMismatch,
-                     "event " + Num(seq) + " does not chain from the last hash of the "
-                     "previous segment");
+                     "event " + Num(seq) +
+                         " does not chain from the last hash of the "
+                         "previous segment");
       }
       // The chained bytes hold; now the indexed columns derived from them.
       const auto* process = std::get_if<ProcessEvent>(&event->body);
       std::string column;
-      if (stmt->Int(1) != event->time) column = "time";
-      else if (stmt->Int(2) != static_cast<int>(event->kind())) column = "kind";
-      else if (stmt->Text(3) != event->session_id) column = "session_id";
+      if (stmt->Int(1) != event->time)
+        column = "time";
+      else if (stmt->Int(2) != static_cast<int>(event->kind()))
+        column = "kind";
+      else if (stmt->Text(3) != event->session_id)
+        column = "session_id";
       else if (process != nullptr ? (stmt->IsNull(4) || stmt->Text(4) != process->image)
                                   : !stmt->IsNull(4)) {
         column = "image";
       }
       if (!column.empty()) {
-        return Break(seq, BreakKind::kModified,
-                     "the " + column + " column of event " + Num(seq) +
-                         " differs from the chained event");
+        return Break(
+            seq, BreakKind::kModified,
+            "the " + column + " column of event " + Num(seq) + " differs from the chained event");
       }
       if (const auto* s = std::get_if<SessionEvent>(&event->body)) {
         auto [it, inserted] = sessions.try_emplace(event->session_id);
@@ -240,8 +243,7 @@ class SegmentVerifier {
   }
 
   // Scans the remaining rows of `stmt` for the one whose embedded seq is `wanted`.
-  Expected<std::optional<std::int64_t>> FindEmbedded(sqlite::Statement& stmt,
-                                                     std::int64_t wanted) {
+  Expected<std::optional<std::int64_t>> FindEmbedded(sqlite::Statement& stmt, std::int64_t wanted) {
     while (true) {
       auto row = stmt.Step();
       if (!row.ok()) return row.error();
@@ -269,9 +271,8 @@ class SegmentVerifier {
       auto row = stmt->Step();
       if (!row.ok()) return row.error();
       if (!*row) break;
-      actual[stmt->Text(0)] = SessionRow{stmt->Text(1), stmt->Text(2), stmt->Text(3),
-                                         opt(4),        opt(5),        opt(6),
-                                         opt(7)};
+      actual[stmt->Text(0)] =
+          SessionRow{stmt->Text(1), stmt->Text(2), stmt->Text(3), opt(4), opt(5), opt(6), opt(7)};
     }
     auto in_segment = [&](const std::optional<std::int64_t>& s) {
       return s && *s >= first && *s <= last;
@@ -292,9 +293,9 @@ class SegmentVerifier {
                got.start_seq == want.start_seq;
       }
       if (!same) {
-        return Break(at, BreakKind::kModified,
-                     "the sessions index row of session " + id +
-                         " differs from its chained session events");
+        return Break(
+            at, BreakKind::kModified,
+            "the sessions index row of session " + id + " differs from its chained session events");
       }
     }
     for (const auto& [id, got] : actual) {
@@ -363,15 +364,18 @@ Expected<VerifyResult> VerifyStore(const std::string& store_path) {
     }
     if (seal.prev_seal_hash != prev_seal_hash) {
       return seal_break(i.first_seq, BreakKind::kSealMismatch, store_path,
-                        "the seal of " + seg + " does not follow the previous seal (a seal "
-                        "was removed or replaced)");
+                        "the seal of " + seg +
+                            " does not follow the previous seal (a seal "
+                            "was removed or replaced)");
     }
     if (i.first_seq != next_first) {
-      return seal_break(next_first, i.first_seq > next_first ? BreakKind::kDeleted
-                                                             : BreakKind::kInserted,
+      return seal_break(next_first,
+                        i.first_seq > next_first ? BreakKind::kDeleted : BreakKind::kInserted,
                         store_path,
-                        seg + " starts at " + Num(i.first_seq) + " but the previous segment "
-                        "ends at " + Num(next_first - 1));
+                        seg + " starts at " + Num(i.first_seq) +
+                            " but the previous segment "
+                            "ends at " +
+                            Num(next_first - 1));
     }
     if (i.prev_hash != crypto::HexEncode(prev_hash)) {
       return seal_break(i.first_seq, BreakKind::kSealMismatch, store_path,
@@ -445,7 +449,8 @@ Expected<VerifyResult> VerifyStore(const std::string& store_path) {
   if (*segment != expected_segment || *first != next_first || *start != prev_hash) {
     return seal_break(next_first, BreakKind::kSealMismatch, store_path,
                       "the active segment does not continue the last sealed segment "
-                      "(segment " + std::to_string(*segment) + " starting at " + Num(*first) +
+                      "(segment " +
+                          std::to_string(*segment) + " starting at " + Num(*first) +
                           "; expected segment " + std::to_string(expected_segment) +
                           " starting at " + Num(next_first) + ")");
   }

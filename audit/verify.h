@@ -37,12 +37,12 @@ struct ChainBreak {
 struct VerifyResult {
   std::int64_t events_verified = 0;  // events whose chain link was checked and held
   std::int64_t segments_verified = 0;
-  std::int64_t segments_expired = 0;  // removed by retention (only their seals remain)
-  std::int64_t first_seq = 0;         // first event still present (0 when none)
-  std::int64_t head_seq = 0;          // last event of the chain
-  std::string head_hash;              // hex hash of the last event
+  std::int64_t segments_expired = 0;      // removed by retention (only their seals remain)
+  std::int64_t first_seq = 0;             // first event still present (0 when none)
+  std::int64_t head_seq = 0;              // last event of the chain
+  std::string head_hash;                  // hex hash of the last event
   std::optional<ChainBreak> first_break;  // empty when the whole trail verified
-  std::vector<std::string> notes;     // facts that are not breaks (expired segments, ...)
+  std::vector<std::string> notes;         // facts that are not breaks (expired segments, ...)
 
   bool ok() const { return !first_break.has_value(); }
 };

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <exception>
 
 #include "audit/linux/audit_rules.h"
 #include "audit/linux/record_decoder.h"
@@ -166,7 +167,12 @@ void Capture::Run() {
           break;
         }
         if (!r->has_value()) break;
-        OnRecord(std::move(**r));
+        try {
+          OnRecord(std::move(**r));
+        } catch (const std::exception& ex) {  // e.g. bad_alloc: drop the record, keep reading
+          std::lock_guard lock(mu_);
+          ++malformed_;
+        }
       }
       std::lock_guard lock(mu_);
       socket_overruns_ = record_socket_->overruns();

@@ -3,6 +3,7 @@
 #include <sys/random.h>
 
 #include <cstdio>
+#include <exception>
 #include <set>
 #include <utility>
 
@@ -51,7 +52,17 @@ std::string Correlator::NewGuid() {
 }
 
 void Correlator::Emit(std::vector<Event> events) {
-  for (Event& e : events) sink_(std::move(e));
+  for (Event& e : events) {
+    // The sink is the service's code, called from the capture's reader thread: nothing it
+    // throws may end that thread (or escape the module).
+    try {
+      sink_(std::move(e));
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "stockade audit capture: the event callback failed: %s\n", ex.what());
+    } catch (...) {
+      std::fprintf(stderr, "stockade audit capture: the event callback failed\n");
+    }
+  }
 }
 
 void Correlator::AddSession(const std::string& session_id, std::int64_t root_pid,

@@ -32,6 +32,39 @@ std::size_t CharLength(std::string_view s) {
   return n;
 }
 
+// How many bytes one U+FFFD replaces at the start of `s`, which does not start with a
+// well-formed character: the "maximal subpart" of Unicode's recommended practice (chapter 3,
+// U+FFFD substitution), i.e. a lead byte and the continuation bytes that could still have
+// completed it; 1 for a byte that cannot start any character (so "\xC0\xAF" gives two U+FFFD and
+// a truncated "\xE2\x82" one).
+std::size_t MaximalSubpart(std::string_view s) {
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char c = b(0);
+  std::size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 1;
+  }
+  std::size_t len = 1;
+  while (len < n && len < s.size()) {
+    const unsigned char next = b(len);
+    const bool fits = len == 1 ? (next >= lo && next <= hi) : (next >= 0x80 && next <= 0xBF);
+    if (!fits) break;
+    ++len;
+  }
+  return len;
+}
+
 }  // namespace
 
 std::string ToValidUtf8(std::string_view text) {
@@ -41,11 +74,7 @@ std::string ToValidUtf8(std::string_view text) {
     const std::size_t n = CharLength(text);
     if (n == 0) {
       out += "\xEF\xBF\xBD";
-      text.remove_prefix(1);
-      // Skip the continuation bytes of the same broken sequence so it yields one U+FFFD.
-      while (!text.empty() && (static_cast<unsigned char>(text[0]) & 0xC0) == 0x80) {
-        text.remove_prefix(1);
-      }
+      text.remove_prefix(MaximalSubpart(text));
       continue;
     }
     out.append(text.substr(0, n));

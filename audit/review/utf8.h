@@ -10,7 +10,8 @@
 namespace stockade::audit::review {
 
 // Returns `text` with every byte sequence that is not well-formed UTF-8 (RFC 3629: no overlong
-// forms, no surrogates, nothing above U+10FFFF) replaced by U+FFFD, one per maximal bad prefix.
+// forms, no surrogates, nothing above U+10FFFF) replaced by U+FFFD, one per "maximal subpart"
+// as Unicode recommends (a truncated sequence gives one, a byte that starts nothing gives one).
 std::string ToValidUtf8(std::string_view text);
 
 // The longest prefix of the valid UTF-8 string `text` that is at most `max_bytes` long and does

@@ -1,7 +1,9 @@
 // Windows: host name and the DACL of the store's files.
 #include "audit/platform.h"
 
+// windows.h first (aclapi.h and sddl.h need its types); its own block keeps sorting away.
 #include <windows.h>
+
 #include <aclapi.h>
 #include <sddl.h>
 
@@ -14,8 +16,8 @@ namespace {
 
 std::wstring Wide(const std::string& utf8) {
   if (utf8.empty()) return {};
-  const int n = MultiByteToWideChar(CP_UTF8, 0, utf8.data(), static_cast<int>(utf8.size()),
-                                    nullptr, 0);
+  const int n =
+      MultiByteToWideChar(CP_UTF8, 0, utf8.data(), static_cast<int>(utf8.size()), nullptr, 0);
   std::wstring out(static_cast<std::size_t>(n > 0 ? n : 0), L'\0');
   if (n > 0) {
     MultiByteToWideChar(CP_UTF8, 0, utf8.data(), static_cast<int>(utf8.size()), out.data(), n);
@@ -59,9 +61,8 @@ Error Win32Error(ErrorCode code, const std::string& context, DWORD err) {
 // The DACL part of `sd` as SDDL, as Windows spells it (so that two spellings compare equal).
 Expected<std::string> DaclSddl(PSECURITY_DESCRIPTOR sd, const std::string& what) {
   LPWSTR text = nullptr;
-  if (!ConvertSecurityDescriptorToStringSecurityDescriptorW(sd, SDDL_REVISION_1,
-                                                            DACL_SECURITY_INFORMATION, &text,
-                                                            nullptr)) {
+  if (!ConvertSecurityDescriptorToStringSecurityDescriptorW(
+          sd, SDDL_REVISION_1, DACL_SECURITY_INFORMATION, &text, nullptr)) {
     return Win32Error(ErrorCode::kOs,
                       "ConvertSecurityDescriptorToStringSecurityDescriptorW for " + what,
                       GetLastError());
@@ -84,8 +85,8 @@ std::string LocalHostName() {
 
 Status ProtectPath(const std::string& path, Protect kind) {
   PSECURITY_DESCRIPTOR raw_sd = nullptr;
-  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(SddlFor(kind), SDDL_REVISION_1,
-                                                            &raw_sd, nullptr)) {
+  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(SddlFor(kind), SDDL_REVISION_1, &raw_sd,
+                                                            nullptr)) {
     return Win32Error(ErrorCode::kInternal,
                       "ConvertStringSecurityDescriptorToSecurityDescriptorW (audit store DACL)",
                       GetLastError());
@@ -107,9 +108,8 @@ Status ProtectPath(const std::string& path, Protect kind) {
   }
   // Read back: a call that returns success and changes nothing must not pass for protection.
   PSECURITY_DESCRIPTOR got_sd = nullptr;
-  const DWORD rc2 = GetNamedSecurityInfoW(wide.c_str(), SE_FILE_OBJECT,
-                                          DACL_SECURITY_INFORMATION, nullptr, nullptr, nullptr,
-                                          nullptr, &got_sd);
+  const DWORD rc2 = GetNamedSecurityInfoW(wide.c_str(), SE_FILE_OBJECT, DACL_SECURITY_INFORMATION,
+                                          nullptr, nullptr, nullptr, nullptr, &got_sd);
   if (rc2 != ERROR_SUCCESS) {
     return Win32Error(ErrorCode::kOs, "GetNamedSecurityInfoW on " + path, rc2);
   }

@@ -76,7 +76,8 @@ std::vector<audit::Event> MakeEvents(long n) {
       b.pid = static_cast<std::int64_t>(rng() % 4'000'000);
       b.process_guid = "pg-" + std::to_string(i);
       b.source = audit::DenialSource::kLandlock;
-      b.evidence = "type=LANDLOCK_ACCESS msg=audit(1800000000.000:1): domain=1 blockers=fs.write_file";
+      b.evidence =
+          "type=LANDLOCK_ACCESS msg=audit(1800000000.000:1): domain=1 blockers=fs.write_file";
       e.body = b;
     } else {
       audit::ProcessEvent b;
@@ -86,8 +87,9 @@ std::vector<audit::Event> MakeEvents(long n) {
       b.parent_guid = "pg-" + std::to_string(i - 1);
       b.parent_pid = b.pid - 1;
       b.image = "/usr/bin/cc";
-      b.argv = {"cc", "-O2", "-c", "src/module" + std::to_string(i % 300) + ".c", "-o",
-                "build/module" + std::to_string(i % 300) + ".o"};
+      b.argv = {"cc", "-O2",
+                "-c", "src/module" + std::to_string(i % 300) + ".c",
+                "-o", "build/module" + std::to_string(i % 300) + ".o"};
       b.cwd = "/home/dev/ws" + std::to_string(s % kWorkspaces);
       b.uid = 999;
       b.start_time = e.time;
@@ -135,8 +137,8 @@ Timing PlainInsert(const std::string& path, const std::vector<audit::Event>& eve
   const std::string hash(32, 'h');
   sqlite3* db = nullptr;
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) Die("open plain");
-  sqlite3_exec(db, cfg.sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-               nullptr, nullptr, nullptr);
+  sqlite3_exec(db, cfg.sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", nullptr,
+               nullptr, nullptr);
   sqlite3_stmt* ins = nullptr;
   sqlite3_prepare_v2(db,
                      "INSERT INTO events(seq, time, kind, session_id, image, data, prev_hash, "
@@ -162,7 +164,8 @@ Timing PlainInsert(const std::string& path, const std::vector<audit::Event>& eve
         sqlite3_bind_blob(ins, 6, r.data.data(), static_cast<int>(r.data.size()), SQLITE_STATIC);
         sqlite3_bind_blob(ins, 7, hash.data(), 32, SQLITE_STATIC);
         sqlite3_bind_blob(ins, 8, hash.data(), 32, SQLITE_STATIC);
-        if (sqlite3_step(ins) != SQLITE_DONE) Die(std::string("plain insert: ") + sqlite3_errmsg(db));
+        if (sqlite3_step(ins) != SQLITE_DONE)
+          Die(std::string("plain insert: ") + sqlite3_errmsg(db));
         sqlite3_reset(ins);
       }
       if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) Die("commit");
@@ -228,8 +231,8 @@ int main(int argc, char** argv) {
       Die("unknown flag " + flag);
     }
   }
-  const fs::path dir = cfg.dir.empty() ? fs::temp_directory_path() / "stockade-bench-audit"
-                                       : fs::path(cfg.dir);
+  const fs::path dir =
+      cfg.dir.empty() ? fs::temp_directory_path() / "stockade-bench-audit" : fs::path(cfg.dir);
   fs::remove_all(dir);
   fs::create_directories(dir / "plain");
   fs::create_directories(dir / "store");
@@ -243,10 +246,10 @@ int main(int argc, char** argv) {
   const Timing ours = Recorder(store_path, events, cfg);
   if (Count(plain_path) != cfg.events || Count(store_path) != cfg.events) Die("row count");
   const double n = static_cast<double>(cfg.events);
-  std::printf("plain sqlite insert:   %10.0f events/s (wall %.3f s, cpu %.3f s)\n",
-              n / plain.wall, plain.wall, plain.cpu);
-  std::printf("audit::Store recorder: %10.0f events/s (wall %.3f s, cpu %.3f s)\n",
-              n / ours.wall, ours.wall, ours.cpu);
+  std::printf("plain sqlite insert:   %10.0f events/s (wall %.3f s, cpu %.3f s)\n", n / plain.wall,
+              plain.wall, plain.cpu);
+  std::printf("audit::Store recorder: %10.0f events/s (wall %.3f s, cpu %.3f s)\n", n / ours.wall,
+              ours.wall, ours.cpu);
   std::printf("ratio recorder/plain:  %.3f (wall)  %.3f (cpu: plain cpu / recorder cpu)\n",
               plain.wall / ours.wall, plain.cpu / ours.cpu);
 

@@ -158,7 +158,8 @@ std::string Argv(const std::vector<std::string>& argv) {
 std::string ExitText(const audit::ExitStatus& e) {
   std::string out;
   if (e.code) out += "code " + std::to_string(*e.code);
-  if (e.signal) out += (out.empty() ? "" : ", ") + std::string("signal ") + std::to_string(*e.signal);
+  if (e.signal)
+    out += (out.empty() ? "" : ", ") + std::string("signal ") + std::to_string(*e.signal);
   if (e.timed_out) out += (out.empty() ? "" : ", ") + std::string("timed out");
   if (e.killed) out += (out.empty() ? "" : ", ") + std::string("killed");
   return out.empty() ? "status unknown" : out;
@@ -170,8 +171,8 @@ std::string Summary(const audit::Event& event) {
         using T = std::decay_t<decltype(b)>;
         if constexpr (std::is_same_v<T, audit::SessionEvent>) {
           if (b.phase == audit::SessionPhase::kStart) {
-            return "start " + b.identity + " in " + b.workspace + " by " + b.invoking_user +
-                   ": " + Argv(b.argv);
+            return "start " + b.identity + " in " + b.workspace + " by " + b.invoking_user + ": " +
+                   Argv(b.argv);
           }
           return "end (" + ExitText(b.exit) + ")";
         } else if constexpr (std::is_same_v<T, audit::ProcessEvent>) {
@@ -182,13 +183,12 @@ std::string Summary(const audit::Event& event) {
           return "exit pid " + std::to_string(b.pid) + " " + b.image + " (" + ExitText(b.exit) +
                  ")";
         } else if constexpr (std::is_same_v<T, audit::DenialEvent>) {
-          return "denied " + std::string(audit::DenialCategoryName(b.category)) + " " +
-                 b.target + " (" + b.access + ") pid " + std::to_string(b.pid) + " [" +
+          return "denied " + std::string(audit::DenialCategoryName(b.category)) + " " + b.target +
+                 " (" + b.access + ") pid " + std::to_string(b.pid) + " [" +
                  std::string(audit::DenialSourceName(b.source)) + "]";
         } else {
           return "transaction " + std::to_string(b.transaction_id) + " " + b.action +
-                 (b.step_index >= 0 ? " step " + std::to_string(b.step_index) + " " +
-                                          b.step_kind
+                 (b.step_index >= 0 ? " step " + std::to_string(b.step_index) + " " + b.step_kind
                                     : std::string()) +
                  (b.target.empty() ? "" : " " + b.target) + ": " + b.outcome;
         }
@@ -306,13 +306,14 @@ int RunExport(const ExportArgs& args, const GlobalOptions& globals) {
   out->flush();
   if (!s.ok()) return ReportError(kProgram, s.error(), globals.json);
   if (!*out) {
-    return ReportError(kProgram, Error(ErrorCode::kIo, "writing the export failed"),
-                       globals.json);
+    return ReportError(kProgram, Error(ErrorCode::kIo, "writing the export failed"), globals.json);
   }
   std::fprintf(stderr, "%zu events exported as %s", written, args.format.c_str());
   if (skipped != 0) {
-    std::fprintf(stderr, "; %zu events have no OCSF class among 1007/1001/4001 (provisioning, "
-                         "other denials) and were left out", skipped);
+    std::fprintf(stderr,
+                 "; %zu events have no OCSF class among 1007/1001/4001 (provisioning, "
+                 "other denials) and were left out",
+                 skipped);
   }
   std::fprintf(stderr, "\n");
   return kExitOk;
@@ -364,9 +365,9 @@ int RunVerify(const VerifyArgs& args, const GlobalOptions& globals) {
     for (const auto& note : r.notes) std::cout << "  note: " << note << "\n";
   } else {
     const audit::ChainBreak& b = *r.first_break;
-    std::cout << path << ": BROKEN at event #" << b.seq << " ("
-              << audit::BreakKindName(b.kind) << "): " << b.detail << "\n  in " << b.file
-              << "\n  " << r.events_verified << " events before it verified\n";
+    std::cout << path << ": BROKEN at event #" << b.seq << " (" << audit::BreakKindName(b.kind)
+              << "): " << b.detail << "\n  in " << b.file << "\n  " << r.events_verified
+              << " events before it verified\n";
   }
   return r.ok() ? kExitOk : kExitVerification;
 }
@@ -442,16 +443,17 @@ void RegisterAuditCommands(CLI::App& parent, GlobalOptions& globals, int* exit_c
 
   auto query = std::make_shared<QueryArgs>();
   CLI::App* q = audit->add_subcommand(
-      "query", "List recorded events matching the filters, oldest first: a table, --json (an "
-               "array of event objects) or --csv");
+      "query",
+      "List recorded events matching the filters, oldest first: a table, --json (an "
+      "array of event objects) or --csv");
   AddSelection(q, query->sel);
   q->add_flag("--json", query->json, "An array of event objects (docs/audit-events.md)");
   q->add_flag("--csv", query->csv, "CSV with a header row (docs/audit-events.md)");
   q->add_option("--limit", query->limit, "At most this many events (0 = all)");
   q->callback([query, &globals, exit_code] {
     if (query->json && query->csv) {
-      *exit_code = Usage(Error(ErrorCode::kInvalidArgument, "--json and --csv exclude each other"),
-                         false);
+      *exit_code =
+          Usage(Error(ErrorCode::kInvalidArgument, "--json and --csv exclude each other"), false);
       return;
     }
     *exit_code = RunQuery(*query, globals);
@@ -459,8 +461,9 @@ void RegisterAuditCommands(CLI::App& parent, GlobalOptions& globals, int* exit_c
 
   auto exp = std::make_shared<ExportArgs>();
   CLI::App* e = audit->add_subcommand(
-      "export", "Write the matching events as JSON lines, CSV or OCSF 1.1 (Process Activity "
-                "1007, File System Activity 1001, Network Activity 4001)");
+      "export",
+      "Write the matching events as JSON lines, CSV or OCSF 1.1 (Process Activity "
+      "1007, File System Activity 1001, Network Activity 4001)");
   AddSelection(e, exp->sel);
   e->add_option("--format", exp->format, "jsonl (default), csv or ocsf");
   e->add_option("--output,-o", exp->output, "Write to this file instead of stdout");
@@ -468,16 +471,18 @@ void RegisterAuditCommands(CLI::App& parent, GlobalOptions& globals, int* exit_c
 
   auto ver = std::make_shared<VerifyArgs>();
   CLI::App* v = audit->add_subcommand(
-      "verify", "Check the hash chain of every event, the seals and the archives; exit 0 when "
-                "intact, 7 naming the first broken event and what is wrong");
+      "verify",
+      "Check the hash chain of every event, the seals and the archives; exit 0 when "
+      "intact, 7 naming the first broken event and what is wrong");
   v->add_option("--store", ver->store, "Audit store file (default <state-dir>/audit/audit.db)");
   v->add_flag("--json", ver->json, "The result as a JSON object");
   v->callback([ver, &globals, exit_code] { *exit_code = RunVerify(*ver, globals); });
 
   auto tail = std::make_shared<TailArgs>();
   CLI::App* t = audit->add_subcommand(
-      "tail", "Show the latest matching events; with --follow, keep printing new ones as they "
-              "are recorded (Ctrl-C stops)");
+      "tail",
+      "Show the latest matching events; with --follow, keep printing new ones as they "
+      "are recorded (Ctrl-C stops)");
   AddSelection(t, tail->sel);
   t->add_option("-n,--lines", tail->lines, "How many of the latest events (default 10)");
   t->add_flag("-f,--follow", tail->follow, "Keep printing events as they are recorded");

@@ -61,7 +61,6 @@ void RegisterRunCommand(CLI::App& parent, GlobalOptions& globals, int* exit_code
   };
   auto state = std::make_shared<State>();
   CLI::App* run = parent.add_subcommand("run", "Run a command in the sandbox");
-  run->usage("stockade run [OPTIONS] -- COMMAND [ARGS...]");
   run->footer(Footer());
   run->add_option("--identity", state->options.identity,
                   "Sandbox identity: offline (no network) or online")
@@ -81,7 +80,9 @@ void RegisterRunCommand(CLI::App& parent, GlobalOptions& globals, int* exit_code
   run->add_flag("--unprovisioned", state->options.unprovisioned,
                 "Run without the service, as yourself, with weaker guarantees (see below; env "
                 "STOCKADE_UNPROVISIONED=1)");
-  run->add_option("command", state->options.argv, "The command and its arguments, after --")
+  run->add_option("COMMAND", state->options.argv,
+                  "The command and its arguments; put -- before them: stockade run [OPTIONS] -- "
+                  "COMMAND [ARGS...]")
       ->required();
 
   run->callback([state, &globals, exit_code] {

@@ -47,8 +47,8 @@ StoreOptions TestStoreOptions(const std::string& path) {
 namespace {
 
 std::string RandomText(std::mt19937_64& rng, int max_len) {
-  static const char* kPieces[] = {"a",  "b",  "Z",  "0",  "9",  " ",  "/",  ",",  "\"", "'",
-                                  "\n", "=",  "-",  "é",  "中", "😀", "\\", "\t", "@",  "x"};
+  static const char* kPieces[] = {"a",  "b", "Z", "0", "9",  " ", "/",  ",",  "\"", "'",
+                                  "\n", "=", "-", "é", "中", "😀", "\\", "\t", "@",  "x"};
   std::uniform_int_distribution<int> len(0, max_len);
   std::uniform_int_distribution<std::size_t> pick(0, std::size(kPieces) - 1);
   std::string out;

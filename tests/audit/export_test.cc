@@ -29,7 +29,9 @@ std::vector<Event> StoredEvents(int count) {
     EXPECT_TRUE(store.ok());
     std::mt19937_64 rng(31);
     for (int i = 0; i < count; ++i) {
-      EXPECT_TRUE((*store)->RecordAsync(testing::RandomEventAny(rng, "sess-" + std::to_string(i % 5))).ok());
+      EXPECT_TRUE((*store)
+                      ->RecordAsync(testing::RandomEventAny(rng, "sess-" + std::to_string(i % 5)))
+                      .ok());
     }
     EXPECT_TRUE((*store)->Close().ok());
   }
@@ -92,8 +94,8 @@ TEST(AuditExportTest, CsvDefusesFormulasAndKeepsTheValue) {
   auto records = ParseCsv(row);
   ASSERT_TRUE(records.ok());
   for (const auto& cell : (*records)[0]) {
-    ASSERT_FALSE(!cell.empty() && (cell[0] == '=' || cell[0] == '@' ||
-                                   (cell[0] == '-' && cell != "-1")))
+    ASSERT_FALSE(!cell.empty() &&
+                 (cell[0] == '=' || cell[0] == '@' || (cell[0] == '-' && cell != "-1")))
         << cell;
   }
   auto back = EventFromCsv((*records)[0]);
@@ -106,12 +108,16 @@ TEST(AuditExportTest, InvalidUtf8BecomesReplacementCharacterInJson) {
   e.seq = 1;
   e.time = 1;
   ProcessEvent p;
-  p.argv = {std::string("a\xff" "b")};
+  p.argv = {
+      std::string("a\xff"
+                  "b")};
   e.body = p;
   const std::string json = EventToJson(e);
   auto back = EventFromJson(json);
   ASSERT_TRUE(back.ok());
-  EXPECT_EQ(std::get<ProcessEvent>(back->body).argv[0], "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(std::get<ProcessEvent>(back->body).argv[0],
+            "a\xEF\xBF\xBD"
+            "b");
 }
 
 TEST(AuditExportTest, ParseErrorsNameTheField) {
@@ -155,7 +161,8 @@ void CheckObject(const Json& table, const std::string& object_name, const Json& 
   }
   if (spec.contains("at_least_one")) {
     bool any = false;
-    for (const auto& attr : spec["at_least_one"]) any = any || value.contains(attr.get<std::string>());
+    for (const auto& attr : spec["at_least_one"])
+      any = any || value.contains(attr.get<std::string>());
     EXPECT_TRUE(any) << where << " has none of " << spec["at_least_one"].dump();
   }
   if (spec.contains("typed")) {

@@ -93,7 +93,8 @@ TEST(AuditRotationTest, ArchivesChainAcrossSegmentsAndVerify) {
   auto all = reader->Query({});
   ASSERT_TRUE(all.ok()) << all.error().ToString();
   ASSERT_EQ(all->size(), 65u);
-  for (std::size_t i = 0; i < all->size(); ++i) EXPECT_EQ((*all)[i].seq, static_cast<std::int64_t>(i + 1));
+  for (std::size_t i = 0; i < all->size(); ++i)
+    EXPECT_EQ((*all)[i].seq, static_cast<std::int64_t>(i + 1));
   auto tail = reader->Query({.after_seq = 45, .limit = 3});
   ASSERT_TRUE(tail.ok());
   ASSERT_EQ(tail->size(), 3u);

@@ -73,7 +73,8 @@ TEST(AuditStoreTest, ReopenContinuesTheChain) {
   for (int round = 0; round < 3; ++round) {
     auto store = Store::Open(TestStoreOptions(path));
     ASSERT_TRUE(store.ok()) << store.error().ToString();
-    for (int i = 0; i < 10; ++i) ASSERT_TRUE((*store)->RecordAsync(testing::RandomEventAny(rng, "s")).ok());
+    for (int i = 0; i < 10; ++i)
+      ASSERT_TRUE((*store)->RecordAsync(testing::RandomEventAny(rng, "s")).ok());
     ASSERT_TRUE((*store)->Flush().ok());
     EXPECT_EQ((*store)->Stats().head_seq, 10 * (round + 1));
   }
@@ -129,10 +130,10 @@ TEST(AuditStoreTest, ThirtyTwoConcurrentSessionsLoseNothing) {
         for (int i = 0; i < kPerThread; ++i) {
           Event e = testing::RandomEvent(rng, EventKind::kProcess, session);
           std::get<ProcessEvent>(e.body).pid = i;  // the per-session order marker
-          Status s = (i % 10 == 0) ? Status((*store)->Record(e).ok()
-                                                ? OkStatus()
-                                                : Error(ErrorCode::kInternal, "record"))
-                                   : (*store)->RecordAsync(e);
+          Status s = (i % 10 == 0)
+                         ? Status((*store)->Record(e).ok() ? OkStatus()
+                                                           : Error(ErrorCode::kInternal, "record"))
+                         : (*store)->RecordAsync(e);
           if (!s.ok()) ++failures;
         }
       });

@@ -39,14 +39,22 @@ constexpr int kTamperKinds = 8;
 
 const char* Name(Tamper t) {
   switch (t) {
-    case Tamper::kModifyBytes: return "modify bytes";
-    case Tamper::kModifyColumn: return "modify column";
-    case Tamper::kModifyRehash: return "modify and re-hash";
-    case Tamper::kDelete: return "delete";
-    case Tamper::kDeleteRenumber: return "delete and renumber";
-    case Tamper::kInsertRenumber: return "insert and renumber";
-    case Tamper::kAppendForged: return "append forged";
-    case Tamper::kReorder: return "reorder";
+    case Tamper::kModifyBytes:
+      return "modify bytes";
+    case Tamper::kModifyColumn:
+      return "modify column";
+    case Tamper::kModifyRehash:
+      return "modify and re-hash";
+    case Tamper::kDelete:
+      return "delete";
+    case Tamper::kDeleteRenumber:
+      return "delete and renumber";
+    case Tamper::kInsertRenumber:
+      return "insert and renumber";
+    case Tamper::kAppendForged:
+      return "append forged";
+    case Tamper::kReorder:
+      return "reorder";
   }
   return "?";
 }
@@ -81,9 +89,8 @@ void WriteRow(sqlite::Database& db, std::int64_t seq, const Row& r) {
       "INSERT OR REPLACE INTO events(seq, time, kind, session_id, image, data, prev_hash, hash) "
       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   ASSERT_TRUE(stmt.ok());
-  ASSERT_TRUE(stmt->BindAll(seq, r.time, r.kind, r.session_id, r.image, r.data, r.prev_hash,
-                            r.hash)
-                  .ok());
+  ASSERT_TRUE(
+      stmt->BindAll(seq, r.time, r.kind, r.session_id, r.image, r.data, r.prev_hash, r.hash).ok());
   ASSERT_TRUE(stmt->Run().ok());
 }
 
@@ -126,7 +133,8 @@ Expectation Apply(const std::string& path, Tamper t, std::mt19937_64& rng) {
   switch (t) {
     case Tamper::kModifyBytes: {
       Row r = ReadRow(*db, k);
-      const auto at = static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(r.data.size()) - 1));
+      const auto at =
+          static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(r.data.size()) - 1));
       r.data[at] ^= static_cast<std::uint8_t>(pick(1, 255));
       WriteRow(*db, k, r);
       return {k, BreakKind::kModified};
@@ -134,10 +142,18 @@ Expectation Apply(const std::string& path, Tamper t, std::mt19937_64& rng) {
     case Tamper::kModifyColumn: {
       Row r = ReadRow(*db, k);
       switch (pick(0, 3)) {
-        case 0: r.time += pick(1, 1000); break;
-        case 1: r.kind = r.kind % 4 + 1; break;
-        case 2: r.session_id += "x"; break;
-        default: r.image = r.image ? *r.image + "x" : "/bin/forged"; break;
+        case 0:
+          r.time += pick(1, 1000);
+          break;
+        case 1:
+          r.kind = r.kind % 4 + 1;
+          break;
+        case 2:
+          r.session_id += "x";
+          break;
+        default:
+          r.image = r.image ? *r.image + "x" : "/bin/forged";
+          break;
       }
       WriteRow(*db, k, r);
       return {k, BreakKind::kModified};
@@ -145,7 +161,8 @@ Expectation Apply(const std::string& path, Tamper t, std::mt19937_64& rng) {
     case Tamper::kModifyRehash: {
       Row r = ReadRow(*db, k);
       // Past the seq field, so the event still claims its own position.
-      const auto at = static_cast<std::size_t>(pick(10, static_cast<std::int64_t>(r.data.size()) - 1));
+      const auto at =
+          static_cast<std::size_t>(pick(10, static_cast<std::int64_t>(r.data.size()) - 1));
       r.data[at] ^= static_cast<std::uint8_t>(pick(1, 255));
       r.hash = Rehash(r.prev_hash, r.data);
       WriteRow(*db, k, r);

@@ -43,6 +43,8 @@ TEST(Rfc5424Test, RepairsInvalidUtf8InValues) {
   EXPECT_EQ(EscapeParamValue("a\x80z"), "a\xEF\xBF\xBDz");
   EXPECT_EQ(review::ToValidUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");
   EXPECT_EQ(review::ToValidUtf8("\xED\xA0\x80!"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD!");
+  // A truncated 3-byte sequence is one maximal subpart: one U+FFFD.
+  EXPECT_EQ(review::ToValidUtf8("\xE2\x82x"), "\xEF\xBF\xBDx");
   EXPECT_EQ(review::ToValidUtf8("h\xC3\xA9 \xF0\x9F\x94\x92"), "h\xC3\xA9 \xF0\x9F\x94\x92");
   EXPECT_EQ(review::Utf8Prefix("ab\xC3\xA9", 3), "ab");
 }

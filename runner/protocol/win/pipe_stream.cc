@@ -62,18 +62,32 @@ Expected<pw::Sid> PipeOwner(HANDLE pipe) {
   return pw::Sid::FromPsid(owner);
 }
 
-Expected<pw::Sid> OwnUserSid() {
+// The principals whose pipes this process would own itself: its user and the default owner its
+// token gives new objects (TokenOwner: the user, or Administrators when elevated; Wine uses the
+// primary group).
+Expected<std::vector<pw::Sid>> OwnPrincipals() {
   UniqueHandle token;
   if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, token.put())) {
     return pw::LastWin32Error("OpenProcessToken");
   }
-  std::vector<std::uint64_t> buffer(64);
+  std::vector<pw::Sid> out;
+  std::vector<std::uint64_t> buffer(128);
   DWORD size = 0;
   if (!GetTokenInformation(token.get(), TokenUser, buffer.data(),
                            static_cast<DWORD>(buffer.size() * 8), &size)) {
     return pw::LastWin32Error("GetTokenInformation(TokenUser)");
   }
-  return pw::Sid::FromPsid(reinterpret_cast<TOKEN_USER*>(buffer.data())->User.Sid);
+  auto user = pw::Sid::FromPsid(reinterpret_cast<TOKEN_USER*>(buffer.data())->User.Sid);
+  if (!user.ok()) return user.error();
+  out.push_back(*user);
+  if (!GetTokenInformation(token.get(), TokenOwner, buffer.data(),
+                           static_cast<DWORD>(buffer.size() * 8), &size)) {
+    return pw::LastWin32Error("GetTokenInformation(TokenOwner)");
+  }
+  auto owner = pw::Sid::FromPsid(reinterpret_cast<TOKEN_OWNER*>(buffer.data())->Owner);
+  if (!owner.ok()) return owner.error();
+  out.push_back(*owner);
+  return out;
 }
 
 }  // namespace
@@ -201,9 +215,9 @@ Expected<PipeStream> ConnectToService(const std::string& pipe_name,
   if (!admins.ok()) return admins.error();
   bool trusted = *owner == *system || *owner == *admins;
   if (!trusted && !pw::EqualsIgnoreCase(pipe_name, kDefaultPipeName)) {
-    auto self = OwnUserSid();
-    if (!self.ok()) return self.error();
-    trusted = *owner == *self;
+    auto own = OwnPrincipals();
+    if (!own.ok()) return own.error();
+    for (const auto& sid : *own) trusted = trusted || *owner == sid;
   }
   if (!trusted) {
     return Error(ErrorCode::kPermissionDenied,

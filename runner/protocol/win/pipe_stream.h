@@ -78,7 +78,8 @@ class PipeStream {
 // `timeout` while every instance is busy. Then checks who serves it, against pipe squatting
 // (another user creating the pipe before the service to collect requests): the pipe's owner must
 // be LocalSystem or the Administrators group; a pipe named explicitly (not the default) may also
-// be served by the caller's own account (a service the user runs for tests).
+// be served by the caller's own account (its user SID, or the default owner its token gives new
+// objects: a pipe it could have created itself, e.g. a service the user runs for tests).
 // Errors: kServiceUnavailable naming the pipe when nobody serves it (ERROR_FILE_NOT_FOUND, busy
 // past the timeout); kPermissionDenied when access is denied or the owner check fails.
 Expected<PipeStream> ConnectToService(const std::string& pipe_name,

@@ -97,9 +97,10 @@ TEST_F(CorrelatorTest, DenialsAndNflogPackets) {
   p.protocol = "tcp";
   p.destination = "10.0.0.1:443";
   c_.OnNflog(p);
-  p.uid = 12345;  // no session of that uid
+  p.uid = 12345;  // no session of that uid yet: waits
   c_.OnNflog(p);
   ASSERT_EQ(events_.size(), 3u);
+  EXPECT_EQ(c_.stats().pending, 1u);
   const auto& fd = std::get<DenialEvent>(events_[1].body);
   EXPECT_EQ(fd.process_guid, Proc(0).process_guid);
   const auto& nd = std::get<DenialEvent>(events_[2].body);
@@ -107,7 +108,12 @@ TEST_F(CorrelatorTest, DenialsAndNflogPackets) {
   EXPECT_EQ(nd.target, "10.0.0.1:443");
   EXPECT_EQ(nd.access, "connect tcp");
   EXPECT_EQ(nd.source, DenialSource::kNflog);
-  EXPECT_EQ(c_.stats().unattributed, 1u);
+  // The tree connected before the service registered it.
+  c_.AddSession("b", 600, 12345);
+  ASSERT_EQ(events_.size(), 4u);
+  EXPECT_EQ(events_[3].session_id, "b");
+  EXPECT_EQ(c_.stats().pending, 0u);
+  EXPECT_EQ(c_.stats().unattributed, 0u);
 }
 
 }  // namespace

@@ -145,11 +145,13 @@ std::string Rsyslog::Start(std::uint16_t port) {
       pid_ = -1;
       return "rsyslogd exited at start: " + ReadFile(log);
     }
-    std::string text = ReadFile(port_file);
-    if (!text.empty()) {
+    // rsyslog writes the port file only for port 0 (the port it chose).
+    if (port != 0) {
+      port_ = port;
+    } else if (std::string text = ReadFile(port_file); !text.empty()) {
       port_ = static_cast<std::uint16_t>(std::stoi(text));
-      if (port_ != 0 && CanConnect(port_)) return "";
     }
+    if (port_ != 0 && CanConnect(port_)) return "";
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return "rsyslogd did not listen within 20 s: " + ReadFile(log);
