@@ -29,9 +29,8 @@ int StockadedMain(const stockade::cli::Args& args) {
       "Needs root. Logs to <state-dir>/logs/stockaded.log and stderr.");
   serve->add_option("--socket", *socket,
                     "Socket path (env STOCKADE_SOCKET; default <state-dir>/stockaded.sock)");
-  serve->add_flag("--foreground",
-                  "Accepted for service managers; the service always runs in "
-                  "the foreground");
+  serve->add_flag("--foreground")->description(
+      "Accepted for service managers; the service always runs in the foreground");
   serve->add_flag("-v,--verbose", *verbose, "More detail on stderr (repeatable)");
   serve->callback([&exit_code, &globals, socket, verbose] {
     stockade::runner::service::ServeOptions options;

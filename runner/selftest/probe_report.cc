@@ -20,7 +20,8 @@ const char* ProbeOutcomeName(ProbeOutcome outcome) {
 }
 
 std::string FormatProbeLine(const ProbeReport& report) {
-  const nlohmann::json line = {{"probe", report.probe},
+  // ordered_json: the probe name first, as people read the line.
+  const nlohmann::ordered_json line = {{"probe", report.probe},
                                {"outcome", ProbeOutcomeName(report.outcome)},
                                {"evidence", report.evidence}};
   return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

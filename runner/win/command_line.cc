@@ -128,18 +128,16 @@ Expected<std::wstring> BuildEnvironmentBlock(const std::vector<std::string>& env
                    "environment entry is not NAME=VALUE: '" + item + "'");
     }
     Entry entry{pw::Wide(item.substr(0, eq)), pw::Wide(item)};
-    auto same = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) {
-      return CompareNames(e.name, entry.name) == 0;
-    });
+    auto same = std::find_if(entries.begin(), entries.end(),
+                             [&](const Entry& e) { return CompareNames(e.name, entry.name) == 0; });
     if (same != entries.end()) {
       *same = std::move(entry);  // the last one wins, as with a shell's repeated assignment
     } else {
       entries.push_back(std::move(entry));
     }
   }
-  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return CompareNames(a.name, b.name) < 0;
-  });
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const Entry& a, const Entry& b) { return CompareNames(a.name, b.name) < 0; });
   std::wstring block;
   for (const auto& e : entries) {
     block += e.text;
@@ -188,8 +186,10 @@ Expected<std::wstring> FindProgram(const std::string& program,
     base += wide;
     if (auto found = Probe(base, exts)) return RefuseBatch(*found);
   }
-  return Error(ErrorCode::kNotFound, "program '" + program + "' not found in the PATH given to "
-                                         "the sandbox ('" + path + "')");
+  return Error(ErrorCode::kNotFound, "program '" + program +
+                                         "' not found in the PATH given to "
+                                         "the sandbox ('" +
+                                         path + "')");
 }
 
 }  // namespace stockade::runner::win_os

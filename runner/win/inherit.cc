@@ -38,8 +38,8 @@ Expected<InheritedStdio> InheritedStdio::Prepare(HANDLE in, HANDLE out, HANDLE e
                              FILE_SHARE_READ | FILE_SHARE_WRITE, &inherit, OPEN_EXISTING, 0,
                              nullptr));
       if (!copy) return pw::LastWin32Error(std::string("CreateFileW(NUL, ") + names[i] + ")");
-    } else if (!DuplicateHandle(GetCurrentProcess(), sources[i], GetCurrentProcess(), copy.put(),
-                                0, TRUE, DUPLICATE_SAME_ACCESS)) {
+    } else if (!DuplicateHandle(GetCurrentProcess(), sources[i], GetCurrentProcess(), copy.put(), 0,
+                                TRUE, DUPLICATE_SAME_ACCESS)) {
       return pw::LastWin32Error(std::string("DuplicateHandle(") + names[i] + ")");
     }
     *targets[i] = copy.get();

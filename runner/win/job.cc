@@ -12,9 +12,9 @@ namespace pw = stockade::provision::win;
 namespace {
 
 Error Mismatch(const std::string& what, std::uint64_t asked, std::uint64_t read) {
-  return Error(ErrorCode::kVerificationFailed,
-               "job object: " + what + " read back as " + std::to_string(read) + ", asked " +
-                   std::to_string(asked));
+  return Error(ErrorCode::kVerificationFailed, "job object: " + what + " read back as " +
+                                                   std::to_string(read) + ", asked " +
+                                                   std::to_string(asked));
 }
 
 }  // namespace
@@ -29,8 +29,8 @@ Expected<JobObject> JobObject::Create(const JobLimits& limits) {
   JOBOBJECT_ASSOCIATE_COMPLETION_PORT association{};
   association.CompletionKey = job.get();
   association.CompletionPort = port.get();
-  if (!SetInformationJobObject(job.get(), JobObjectAssociateCompletionPortInformation,
-                               &association, sizeof association)) {
+  if (!SetInformationJobObject(job.get(), JobObjectAssociateCompletionPortInformation, &association,
+                               sizeof association)) {
     return pw::LastWin32Error("SetInformationJobObject(completion port)");
   }
 
@@ -44,8 +44,7 @@ Expected<JobObject> JobObject::Create(const JobLimits& limits) {
     info.BasicLimitInformation.LimitFlags |= JOB_OBJECT_LIMIT_JOB_MEMORY;
     info.JobMemoryLimit = static_cast<SIZE_T>(limits.memory_bytes);
   }
-  if (!SetInformationJobObject(job.get(), JobObjectExtendedLimitInformation, &info,
-                               sizeof info)) {
+  if (!SetInformationJobObject(job.get(), JobObjectExtendedLimitInformation, &info, sizeof info)) {
     return pw::LastWin32Error("SetInformationJobObject(extended limits)");
   }
   if (!limits.verify) {
@@ -59,8 +58,8 @@ Expected<JobObject> JobObject::Create(const JobLimits& limits) {
     return JobObject(std::move(job), std::move(port));
   }
   JOBOBJECT_EXTENDED_LIMIT_INFORMATION back{};
-  if (!QueryInformationJobObject(job.get(), JobObjectExtendedLimitInformation, &back,
-                                 sizeof back, nullptr)) {
+  if (!QueryInformationJobObject(job.get(), JobObjectExtendedLimitInformation, &back, sizeof back,
+                                 nullptr)) {
     return pw::LastWin32Error("QueryInformationJobObject(extended limits)");
   }
   const DWORD flags = back.BasicLimitInformation.LimitFlags;
@@ -146,8 +145,8 @@ Expected<std::vector<DWORD>> JobObject::ProcessIds() const {
 
 Expected<std::uint64_t> JobObject::PeakMemory() const {
   JOBOBJECT_EXTENDED_LIMIT_INFORMATION info{};
-  if (!QueryInformationJobObject(job_.get(), JobObjectExtendedLimitInformation, &info,
-                                 sizeof info, nullptr)) {
+  if (!QueryInformationJobObject(job_.get(), JobObjectExtendedLimitInformation, &info, sizeof info,
+                                 nullptr)) {
     return pw::LastWin32Error("QueryInformationJobObject(peak memory)");
   }
   return static_cast<std::uint64_t>(info.PeakJobMemoryUsed);
@@ -165,11 +164,10 @@ Status JobObject::WaitUntilEmpty(std::chrono::milliseconds timeout) const {
       if (auto list = ProcessIds(); list.ok()) {
         for (const DWORD id : *list) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
       }
-      return Error(ErrorCode::kTimeout, "job object: " +
-                                            std::to_string(accounting->active_processes) +
-                                            " process(es) still alive after " +
-                                            std::to_string(timeout.count()) + " ms (pids " + ids +
-                                            ")");
+      return Error(ErrorCode::kTimeout,
+                   "job object: " + std::to_string(accounting->active_processes) +
+                       " process(es) still alive after " + std::to_string(timeout.count()) +
+                       " ms (pids " + ids + ")");
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(50));

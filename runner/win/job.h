@@ -57,7 +57,7 @@ struct JobMessage {
 // What the job's basic accounting says.
 struct JobAccounting {
   DWORD active_processes = 0;
-  DWORD total_processes = 0;      // every process ever assigned, descendants included
+  DWORD total_processes = 0;       // every process ever assigned, descendants included
   DWORD terminated_processes = 0;  // ended by a limit violation
 };
 

@@ -43,8 +43,8 @@ Expected<JobTree> JobTree::Start(const SpawnRequest& request) {
   startup.StartupInfo.hStdError = stdio->err();
   startup.lpAttributeList = attribute->get();
 
-  const DWORD flags = CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT |
-                      EXTENDED_STARTUPINFO_PRESENT | request.extra_flags;
+  const DWORD flags = CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT |
+                      request.extra_flags;
   // CreateProcess may write into the command line buffer.
   std::wstring command_line = request.command_line;
   PROCESS_INFORMATION info{};
@@ -52,19 +52,17 @@ Expected<JobTree> JobTree::Start(const SpawnRequest& request) {
   BOOL created;
   if (request.token != nullptr) {
     created = CreateProcessAsUserW(request.token, request.application.c_str(), command_line.data(),
-                                   nullptr, nullptr, TRUE, flags,
-                                   const_cast<wchar_t*>(environment), request.cwd.c_str(),
-                                   &startup.StartupInfo, &info);
+                                   nullptr, nullptr, TRUE, flags, const_cast<wchar_t*>(environment),
+                                   request.cwd.c_str(), &startup.StartupInfo, &info);
   } else {
     created = CreateProcessW(request.application.c_str(), command_line.data(), nullptr, nullptr,
                              TRUE, flags, const_cast<wchar_t*>(environment), request.cwd.c_str(),
                              &startup.StartupInfo, &info);
   }
   if (!created) {
-    return pw::LastWin32Error(std::string(request.token != nullptr ? "CreateProcessAsUserW"
-                                                                   : "CreateProcessW") +
-                              "(" + pw::Utf8(request.application) + ", cwd " +
-                              pw::Utf8(request.cwd) + ")");
+    return pw::LastWin32Error(
+        std::string(request.token != nullptr ? "CreateProcessAsUserW" : "CreateProcessW") + "(" +
+        pw::Utf8(request.application) + ", cwd " + pw::Utf8(request.cwd) + ")");
   }
   UniqueHandle process(info.hProcess);
   UniqueHandle thread(info.hThread);

@@ -3,7 +3,8 @@
 // timeout / exit code / the whole tree killed).
 //
 // Launch():
-//  1. checks the spec (ValidateWindowsLaunchSpec) and finds the program in the spec's PATH (command_line.h);
+//  1. checks the spec (ValidateWindowsLaunchSpec) and finds the program in the spec's PATH
+//  (command_line.h);
 //  2. the token:
 //     - provisioned (spec.identity.same_user == false; the service, LocalSystem): the identity's
 //       password from the DPAPI credential file -> LogonUserW (logon.h) -> CreateRestrictedToken

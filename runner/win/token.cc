@@ -64,8 +64,8 @@ Status SetDefaultDacl(HANDLE token, const std::vector<Sid>& principals) {
   for (const auto& sid : principals) {
     if (!pw::HasAce(*read_aces, ACCESS_ALLOWED_ACE_TYPE, 0, GENERIC_ALL, sid.ToString(), false)) {
       return Error(ErrorCode::kVerificationFailed,
-                   "restricted token: the default DACL read back without " + sid.ToString() +
-                       " (" + pw::AcesToString(*read_aces) + ")");
+                   "restricted token: the default DACL read back without " + sid.ToString() + " (" +
+                       pw::AcesToString(*read_aces) + ")");
     }
   }
   return OkStatus();
@@ -96,7 +96,8 @@ Expected<Sid> TokenLogonSid(HANDLE token) {
   auto sids = GroupSids(reinterpret_cast<const TOKEN_GROUPS*>(buffer->data()), SE_GROUP_LOGON_ID);
   if (!sids.ok()) return sids.error();
   if (sids->empty()) {
-    return Error(ErrorCode::kNotFound, "the token has no logon SID (no group with SE_GROUP_LOGON_ID)");
+    return Error(ErrorCode::kNotFound,
+                 "the token has no logon SID (no group with SE_GROUP_LOGON_ID)");
   }
   return std::move(sids->front());
 }
@@ -137,8 +138,7 @@ Expected<std::vector<std::string>> TokenPrivilegeNames(HANDLE token) {
   return names;
 }
 
-Expected<RestrictedToken> MakeWriteRestrictedToken(HANDLE base,
-                                                   const std::vector<Sid>& restricting,
+Expected<RestrictedToken> MakeWriteRestrictedToken(HANDLE base, const std::vector<Sid>& restricting,
                                                    std::optional<DWORD> session_id) {
   if (restricting.empty()) {
     return Error(ErrorCode::kInvalidArgument, "restricted token: no restricting SID given");
@@ -201,9 +201,9 @@ Expected<RestrictedToken> MakeWriteRestrictedToken(HANDLE base,
       return pw::LastWin32Error("GetTokenInformation(TokenSessionId)");
     }
     if (back != id) {
-      return Error(ErrorCode::kVerificationFailed,
-                   "restricted token: session id read back as " + std::to_string(back) +
-                       ", asked " + std::to_string(id));
+      return Error(ErrorCode::kVerificationFailed, "restricted token: session id read back as " +
+                                                       std::to_string(back) + ", asked " +
+                                                       std::to_string(id));
     }
   }
   return RestrictedToken{std::move(token), restricting};

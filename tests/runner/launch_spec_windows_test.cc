@@ -1,7 +1,7 @@
 // The Windows shape of a LaunchSpec (portable string checks; they run on every OS).
-#include "runner/launch_spec.h"
-
 #include <gtest/gtest.h>
+
+#include "runner/launch_spec.h"
 
 namespace stockade::runner {
 namespace {

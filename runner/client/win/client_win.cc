@@ -40,10 +40,11 @@ Expected<std::string> RealPath(const std::string& path, const char* what) {
                           std::string(what) + " '" + path + "' cannot be opened", GetLastError());
   }
   std::wstring buffer(32768, L'\0');
-  const DWORD n = GetFinalPathNameByHandleW(handle.get(), buffer.data(),
-                                            static_cast<DWORD>(buffer.size()), FILE_NAME_NORMALIZED);
+  const DWORD n = GetFinalPathNameByHandleW(
+      handle.get(), buffer.data(), static_cast<DWORD>(buffer.size()), FILE_NAME_NORMALIZED);
   if (n == 0 || n >= buffer.size()) {
-    return pw::LastWin32Error(std::string("GetFinalPathNameByHandleW(") + what + " '" + path + "')");
+    return pw::LastWin32Error(std::string("GetFinalPathNameByHandleW(") + what + " '" + path +
+                              "')");
   }
   buffer.resize(n);
   if (buffer.rfind(L"\\\\?\\UNC\\", 0) == 0) {
@@ -58,13 +59,27 @@ Expected<std::string> RealPath(const std::string& path, const char* what) {
 // the environment (tokens, keys, agent credentials) never reaches the tree unless passed with
 // --env. Windows programs need the first group to start at all (SystemRoot for Winsock, ...).
 bool PassedThrough(const std::string& name) {
-  static const char* const kNames[] = {
-      "PATH",          "PATHEXT",          "SystemRoot",   "SystemDrive",
-      "windir",        "ComSpec",          "OS",           "PROCESSOR_ARCHITECTURE",
-      "NUMBER_OF_PROCESSORS", "ProgramFiles", "ProgramFiles(x86)", "ProgramW6432",
-      "CommonProgramFiles", "CommonProgramFiles(x86)", "CommonProgramW6432", "ProgramData",
-      "TERM",          "COLORTERM",        "LANG",         "TZ",
-      "NO_COLOR"};
+  static const char* const kNames[] = {"PATH",
+                                       "PATHEXT",
+                                       "SystemRoot",
+                                       "SystemDrive",
+                                       "windir",
+                                       "ComSpec",
+                                       "OS",
+                                       "PROCESSOR_ARCHITECTURE",
+                                       "NUMBER_OF_PROCESSORS",
+                                       "ProgramFiles",
+                                       "ProgramFiles(x86)",
+                                       "ProgramW6432",
+                                       "CommonProgramFiles",
+                                       "CommonProgramFiles(x86)",
+                                       "CommonProgramW6432",
+                                       "ProgramData",
+                                       "TERM",
+                                       "COLORTERM",
+                                       "LANG",
+                                       "TZ",
+                                       "NO_COLOR"};
   for (const char* known : kNames) {
     if (pw::EqualsIgnoreCase(name, known)) return true;
   }
@@ -127,9 +142,9 @@ RunResult Run(const RunOptions& options) {
     return Failed(kStatusUsage, Error(ErrorCode::kInvalidArgument, "no command given after --"));
   }
   if (options.identity != "offline" && options.identity != "online") {
-    return Failed(kStatusUsage, Error(ErrorCode::kInvalidArgument,
-                                      "--identity '" + options.identity +
-                                          "': expected 'offline' or 'online'"));
+    return Failed(kStatusUsage,
+                  Error(ErrorCode::kInvalidArgument,
+                        "--identity '" + options.identity + "': expected 'offline' or 'online'"));
   }
   const char* mode_env = std::getenv(kUnprovisionedEnv);
   const bool unprovisioned =
@@ -160,8 +175,7 @@ RunResult Run(const RunOptions& options) {
     request.argv = options.argv;
     request.env = *env;
     request.timeout_ms = static_cast<std::uint64_t>(options.timeout.count());
-    request.stdio = {KindOf(STD_INPUT_HANDLE), KindOf(STD_OUTPUT_HANDLE),
-                     KindOf(STD_ERROR_HANDLE)};
+    request.stdio = {KindOf(STD_INPUT_HANDLE), KindOf(STD_OUTPUT_HANDLE), KindOf(STD_ERROR_HANDLE)};
     outcome = win_os::RunThroughService(protocol::win_os::ServicePipeName(options.socket_path),
                                         request, &failure_status);
   }

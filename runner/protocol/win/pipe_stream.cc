@@ -38,8 +38,8 @@ Expected<DWORD> Transfer(HANDLE pipe, bool write, void* data, DWORD size, DWORD 
       CancelIoEx(pipe, &overlapped);
       DWORD ignored = 0;
       GetOverlappedResult(pipe, &overlapped, &ignored, TRUE);
-      return Error(ErrorCode::kTimeout, write ? "WriteFile(pipe): timed out"
-                                              : "ReadFile(pipe): timed out");
+      return Error(ErrorCode::kTimeout,
+                   write ? "WriteFile(pipe): timed out" : "ReadFile(pipe): timed out");
     }
   }
   DWORD moved = 0;
@@ -172,8 +172,10 @@ Expected<std::optional<Message>> PipeStream::Receive(std::chrono::milliseconds t
   if (!header.ok()) return header.error();
   std::string payload(header->payload_bytes, '\0');
   if (!payload.empty()) {
-    STOCKADE_RETURN_IF_ERROR(ReadExact(payload.data(), payload.size(), deadline, has_deadline, &eof));
-    if (eof) return Error(ErrorCode::kProtocol, "truncated frame: the stream ended after the header");
+    STOCKADE_RETURN_IF_ERROR(
+        ReadExact(payload.data(), payload.size(), deadline, has_deadline, &eof));
+    if (eof)
+      return Error(ErrorCode::kProtocol, "truncated frame: the stream ended after the header");
   }
   auto message = DecodePayload(header->type, payload);
   if (!message.ok()) return message.error();
@@ -185,7 +187,8 @@ void PipeStream::Cancel() { CancelIoEx(pipe_.get(), nullptr); }
 Expected<PipeStream> ConnectToService(const std::string& pipe_name,
                                       std::chrono::milliseconds timeout) {
   if (!IsPipeName(pipe_name)) {
-    return Error(ErrorCode::kPathInvalid, "'" + pipe_name + "' is not a pipe name (\\\\.\\pipe\\...)");
+    return Error(ErrorCode::kPathInvalid,
+                 "'" + pipe_name + "' is not a pipe name (\\\\.\\pipe\\...)");
   }
   const std::wstring wide = pw::Wide(pipe_name);
   const auto deadline = std::chrono::steady_clock::now() + timeout;

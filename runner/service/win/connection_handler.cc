@@ -8,7 +8,6 @@
 #include <thread>
 #include <vector>
 
-#include "core/crypto/random.h"
 #include "core/log/logging.h"
 #include "core/version.h"
 #include "provision/win/handles.h"
@@ -16,8 +15,10 @@
 #include "provision/win/win_util.h"
 #include "provision/win/write_sid_step.h"
 #include "runner/service/broker.h"
+#include "runner/service/session_id.h"
 #include "runner/service/spec_builder.h"
 #include "runner/service/win/pipe_server.h"
+#include "runner/service/win/stdio_pipes.h"
 #include "runner/win/launcher.h"
 
 namespace stockade::runner::service::win_os {
@@ -32,15 +33,6 @@ void Reply(PipeStream& stream, const Error& error, ErrorStage stage) {
   log::Logger()->warn("request refused ({}): {}", protocol::ErrorStageName(stage),
                       error.ToString());
   (void)stream.Send(protocol::ToErrorMessage(error, stage));
-}
-
-// A GUID-shaped session id from the CSPRNG: 8-4-4-4-12 lower-case hex digits.
-Expected<std::string> NewSessionId() {
-  auto hex = crypto::RandomHex(16);
-  if (!hex.ok()) return hex.error();
-  const std::string& h = *hex;
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-         "-" + h.substr(20, 12);
 }
 
 // The run's "{temp}": <state>\tmp\<session>, created with a protected DACL that lets SYSTEM,
@@ -72,50 +64,6 @@ Expected<std::string> MakeSessionTemp(const ServiceContext& context, const std::
   return path;
 }
 
-// The server end of stdio pipe `index`: synchronous (the tree's C runtime reads and writes it
-// without OVERLAPPED), one instance, local only, the caller's account alone, and in PIPE_NOWAIT
-// mode until the client has connected (see WaitForClients).
-Expected<UniqueHandle> MakeStdioPipe(const std::string& session, int index, const Sid& caller) {
-  const std::string sddl = "D:P(A;;GA;;;SY)(A;;0x0012019f;;;" + caller.ToString() + ")";
-  auto descriptor = SecurityDescriptor::FromSddl(sddl);
-  if (!descriptor.ok()) return descriptor.error();
-  SECURITY_ATTRIBUTES attributes{sizeof(SECURITY_ATTRIBUTES), descriptor->get(), FALSE};
-  const std::string name = protocol::win_os::StdioPipeName(session, index);
-  UniqueHandle pipe(CreateNamedPipeW(
-      pw::Wide(name).c_str(),
-      (index == 0 ? PIPE_ACCESS_INBOUND : PIPE_ACCESS_OUTBOUND) | FILE_FLAG_FIRST_PIPE_INSTANCE,
-      PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_NOWAIT | PIPE_REJECT_REMOTE_CLIENTS, 1, 64 * 1024,
-      64 * 1024, 0, &attributes));
-  if (!pipe) return pw::LastWin32Error("CreateNamedPipeW(" + name + ")");
-  return pipe;
-}
-
-// Polls each pipe until its client is connected (ConnectNamedPipe in PIPE_NOWAIT mode answers
-// at once), then puts it back in blocking mode for the tree.
-Status WaitForClients(const std::vector<HANDLE>& pipes, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (const HANDLE pipe : pipes) {
-    while (true) {
-      if (ConnectNamedPipe(pipe, nullptr)) break;
-      const DWORD error = GetLastError();
-      if (error == ERROR_PIPE_CONNECTED) break;
-      if (error != ERROR_PIPE_LISTENING) {
-        return pw::Win32Error("ConnectNamedPipe(stdio)", error);
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        return Error(ErrorCode::kTimeout, "the client did not connect the tree's stdio pipes "
-                                          "within " + std::to_string(timeout.count()) + " ms");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    DWORD mode = PIPE_READMODE_BYTE | PIPE_WAIT;
-    if (!SetNamedPipeHandleState(pipe, &mode, nullptr, nullptr)) {
-      return pw::LastWin32Error("SetNamedPipeHandleState(stdio, PIPE_WAIT)");
-    }
-  }
-  return OkStatus();
-}
-
 ErrorStage StageForLaunch(const Error& error) {
   if (error.code() == ErrorCode::kNotFound &&
       error.context().find("program '") != std::string::npos) {
@@ -143,9 +91,10 @@ void Run(PipeStream& stream, const PipeClient& client, const protocol::RunReques
   WinSystemFacts facts(context.sids, context.state_dir);
   auto authorized = Authorize(context.policy, facts, caller, request);
   if (!authorized.ok()) {
-    return Reply(stream, authorized.error().Wrap("caller " + client.user_name + " (" +
-                                                 client.user.ToString() + ")"),
-                 ErrorStage::kAuthorize);
+    return Reply(
+        stream,
+        authorized.error().Wrap("caller " + client.user_name + " (" + client.user.ToString() + ")"),
+        ErrorStage::kAuthorize);
   }
 
   auto session = NewSessionId();
@@ -207,7 +156,8 @@ void Run(PipeStream& stream, const PipeClient& client, const protocol::RunReques
   auto tree = runner::win_os::ProcessTree::Launch(*spec, options);
   if (!tree.ok()) {
     // After Started, the client expects Exit or Error: Error it is, either way.
-    return Reply(stream, tree.error(), started_sent ? ErrorStage::kSetup : StageForLaunch(tree.error()));
+    return Reply(stream, tree.error(),
+                 started_sent ? ErrorStage::kSetup : StageForLaunch(tree.error()));
   }
   // The tree holds its own duplicates now.
   for (auto& handle : stdio) handle.reset();

@@ -17,10 +17,10 @@ namespace stockade::runner::service::win_os {
 using provision::win::Sid;
 
 struct PipeClient {
-  Sid user;                // the token's user SID
-  std::string user_name;   // DOMAIN\name, for messages and logs ("" when LSA knows no name)
-  DWORD pid = 0;           // the client process
-  DWORD session_id = 0;    // its terminal-services session (where its tree's console goes)
+  Sid user;                 // the token's user SID
+  std::string user_name;    // DOMAIN\name, for messages and logs ("" when LSA knows no name)
+  DWORD pid = 0;            // the client process
+  DWORD session_id = 0;     // its terminal-services session (where its tree's console goes)
   bool restricted = false;  // a restricted token: a sandboxed tree, refused by the broker
   bool network = false;     // the token carries the NETWORK SID: a remote logon, refused
 };

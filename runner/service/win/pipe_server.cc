@@ -28,7 +28,8 @@ Expected<SecurityDescriptor> SecurityDescriptor::FromSddl(const std::string& sdd
 Expected<std::unique_ptr<PipeServer>> PipeServer::Create(const std::string& name,
                                                          const std::string& sddl) {
   if (!protocol::win_os::IsPipeName(name)) {
-    return Error(ErrorCode::kInvalidArgument, "'" + name + "' is not a pipe name (\\\\.\\pipe\\...)");
+    return Error(ErrorCode::kInvalidArgument,
+                 "'" + name + "' is not a pipe name (\\\\.\\pipe\\...)");
   }
   std::unique_ptr<PipeServer> server(new PipeServer());
   server->name_ = name;
@@ -49,17 +50,18 @@ Expected<UniqueHandle> PipeServer::NewInstance(bool first) {
   SECURITY_ATTRIBUTES attributes{sizeof(SECURITY_ATTRIBUTES), descriptor->get(), FALSE};
   const DWORD open_mode =
       PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | (first ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0);
-  UniqueHandle pipe(CreateNamedPipeW(
-      pw::Wide(name_).c_str(), open_mode,
-      PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS,
-      PIPE_UNLIMITED_INSTANCES, 64 * 1024, 64 * 1024, 0, &attributes));
+  UniqueHandle pipe(
+      CreateNamedPipeW(pw::Wide(name_).c_str(), open_mode,
+                       PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS,
+                       PIPE_UNLIMITED_INSTANCES, 64 * 1024, 64 * 1024, 0, &attributes));
   if (!pipe) {
     const DWORD error = GetLastError();
     if (first && (error == ERROR_ACCESS_DENIED || error == ERROR_PIPE_BUSY)) {
       return pw::Win32Error(ErrorCode::kAlreadyExists,
-                            "CreateNamedPipeW(" + name_ + "): the name is already served by "
-                            "another process (another Stockade service, or a program squatting "
-                            "on it)",
+                            "CreateNamedPipeW(" + name_ +
+                                "): the name is already served by "
+                                "another process (another Stockade service, or a program squatting "
+                                "on it)",
                             error);
     }
     return pw::Win32Error("CreateNamedPipeW(" + name_ + ")", error);

@@ -28,8 +28,8 @@
 
 namespace stockade::runner::service::win_os {
 
-using provision::win::UniqueHandle;
 using protocol::win_os::PipeStream;
+using provision::win::UniqueHandle;
 
 // The endpoint's security descriptor, as SDDL (documented in docs/protocol.md).
 inline constexpr char kServicePipeSddl[] =

@@ -1,12 +1,40 @@
+// runner/service/serve.h on Windows: logging, then the `Stockade` Windows service when the
+// service control manager started this process, `stockaded serve` in the console otherwise
+// (service_host.h).
 #include "runner/service/serve.h"
+
+#include <windows.h>
+
+#include "core/log/logging.h"
+#include "core/paths/locations.h"
+#include "runner/protocol/win/pipe_stream.h"
+#include "runner/service/win/service_host.h"
 
 namespace stockade::runner::service {
 
 Status Serve(const ServeOptions& options) {
-  (void)options;
-  return Error(ErrorCode::kNotImplemented,
-               "stockaded serve: the Windows service (named-pipe broker) is not built yet; only "
-               "the Linux service is (docs/runner-service.md)");
+  win_os::ServeOptions win;
+  win.state_dir = options.state_dir.empty() ? paths::DefaultStateDir() : options.state_dir;
+  win.policy_path = options.policy_path;
+  if (!options.socket_path.empty() && !protocol::win_os::IsPipeName(options.socket_path)) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "--socket '" + options.socket_path +
+                     "': on Windows the service listens on a named pipe (\\\\.\\pipe\\<name>)");
+  }
+  win.pipe_name = options.socket_path;
+
+  log::LogOptions log_options;
+  log_options.program = "stockaded";
+  log_options.state_dir = win.state_dir;
+  log_options.stderr_level =
+      options.verbose > 0 ? log::StderrLevelForVerbosity(options.verbose) : log::Level::kInfo;
+  STOCKADE_RETURN_IF_ERROR(log::InitLogging(log_options));
+
+  // Started by the SCM: the dispatcher takes over this thread until the service stops. From a
+  // console the dispatcher refuses at once (ERROR_FAILED_SERVICE_CONTROLLER_CONNECT).
+  Status as_service = win_os::RunAsWindowsService(win);
+  if (as_service.ok() || as_service.error().code() != ErrorCode::kUnsupported) return as_service;
+  return win_os::ServeInConsole(win);
 }
 
 }  // namespace stockade::runner::service

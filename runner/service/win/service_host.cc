@@ -63,10 +63,10 @@ Status Serve(const ServeOptions& options, const std::function<void()>& on_runnin
   log::Logger()->info("stockaded serving {} (state {})", name, context->state_dir);
   if (on_running) on_running();
   ServiceContext* raw_context = context.get();
-  Status served = (*server)->Serve([raw_context](protocol::win_os::PipeStream& stream,
-                                                 const PipeClient& client) {
-    HandleConnection(stream, client, *raw_context);
-  });
+  Status served = (*server)->Serve(
+      [raw_context](protocol::win_os::PipeStream& stream, const PipeClient& client) {
+        HandleConnection(stream, client, *raw_context);
+      });
   context->trees.StopAll();
   {
     std::lock_guard<std::mutex> lock(g_mutex);
@@ -127,8 +127,7 @@ DWORD WINAPI OnServiceControl(DWORD control, DWORD, void*, void*) {
 }
 
 void WINAPI ServiceMain(DWORD, wchar_t**) {
-  g_service->handle =
-      RegisterServiceCtrlHandlerExW(kServiceName, OnServiceControl, nullptr);
+  g_service->handle = RegisterServiceCtrlHandlerExW(kServiceName, OnServiceControl, nullptr);
   if (g_service->handle == nullptr) {
     g_service->failure = pw::LastWin32Error("RegisterServiceCtrlHandlerExW");
     return;

@@ -16,9 +16,9 @@ namespace stockade::runner::service::win_os {
 inline constexpr wchar_t kServiceName[] = L"Stockade";
 
 struct ServeOptions {
-  std::string state_dir;    // "" = paths::DefaultStateDir()
-  std::string policy_path;  // "" = $STOCKADE_POLICY or the default location (embedded default)
-  std::string pipe_name;    // "" = ServicePipeName("") (\\.\pipe\stockade or $STOCKADE_SOCKET)
+  std::string state_dir;        // "" = paths::DefaultStateDir()
+  std::string policy_path;      // "" = $STOCKADE_POLICY or the default location (embedded default)
+  std::string pipe_name;        // "" = ServicePipeName("") (\\.\pipe\stockade or $STOCKADE_SOCKET)
   std::string credential_file;  // "" = <state_dir>\credentials.bin
   std::string write_sid;        // "" = the persisted one
 };

@@ -50,8 +50,8 @@ Expected<std::string> WinSystemFacts::RealPath(const std::string& path) {
     return pw::Win32Error(pw::CodeForWin32(error), "CreateFileW(" + path + ")", error);
   }
   std::wstring buffer(32768, L'\0');
-  const DWORD n = GetFinalPathNameByHandleW(handle.get(), buffer.data(),
-                                            static_cast<DWORD>(buffer.size()), FILE_NAME_NORMALIZED);
+  const DWORD n = GetFinalPathNameByHandleW(
+      handle.get(), buffer.data(), static_cast<DWORD>(buffer.size()), FILE_NAME_NORMALIZED);
   if (n == 0 || n >= buffer.size()) {
     return pw::LastWin32Error("GetFinalPathNameByHandleW(" + path + ")");
   }
@@ -73,7 +73,8 @@ Expected<std::uint32_t> WinSystemFacts::OwnerUid(const std::string& path) {
 
 Expected<std::string> WinSystemFacts::HomeOf(std::uint32_t uid) {
   auto sid = sids_.SidFor(uid);
-  if (!sid.has_value()) return Error(ErrorCode::kNotFound, "no SID behind uid " + std::to_string(uid));
+  if (!sid.has_value())
+    return Error(ErrorCode::kNotFound, "no SID behind uid " + std::to_string(uid));
   auto profile = pw::ProfilePathOf(*sid);
   if (!profile.ok()) return profile.error();
   if (!profile->has_value()) {

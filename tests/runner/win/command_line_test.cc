@@ -3,10 +3,9 @@
 // to end, against the probe's argv through a real process.
 #include "runner/win/command_line.h"
 
-#include <windows.h>
-#include <shellapi.h>
-
 #include <gtest/gtest.h>
+#include <shellapi.h>
+#include <windows.h>
 
 #include "provision/win/win_util.h"
 #include "tests/runner/win/win_runner_test_support.h"
@@ -39,7 +38,7 @@ TEST(WinCommandLine, QuotingRoundTripsThroughTheWindowsParser) {
       "back\\\\\"slash",
       "C:\\path with space\\",
       "\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80",  // non-ASCII, a character outside the BMP
-      "a&b|c<d>e^f",  // shell metacharacters mean nothing to CreateProcess
+      "a&b|c<d>e^f",                         // shell metacharacters mean nothing to CreateProcess
   };
   auto line = BuildCommandLine(argv);
   ASSERT_TRUE(line.ok()) << line.error().ToString();
@@ -97,8 +96,7 @@ TEST(WinCommandLine, FindsProgramsOnlyInTheGivenPath) {
   auto full = FindProgram(folder + "\\stockade_win_probe.exe", {});
   ASSERT_TRUE(full.ok());
   EXPECT_EQ(FindProgram(folder, {}).error().code(), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(FindProgram(folder + "\\no_such_program.exe", {}).error().code(),
-            ErrorCode::kNotFound);
+  EXPECT_EQ(FindProgram(folder + "\\no_such_program.exe", {}).error().code(), ErrorCode::kNotFound);
 }
 
 TEST(WinCommandLine, RefusesBatchFiles) {

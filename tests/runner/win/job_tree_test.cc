@@ -206,8 +206,7 @@ TEST(WinJobTree, BreakawayIsRefusedOrStaysInTheJob) {
 TEST(WinJobTree, OnlyTheListedStdioHandlesAreInherited) {
   Pipe secret = MakePipe();
   ASSERT_TRUE(SetHandleInformation(secret.write.get(), HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT));
-  const std::string value =
-      std::to_string(reinterpret_cast<ULONG_PTR>(secret.write.get()));
+  const std::string value = std::to_string(reinterpret_cast<ULONG_PTR>(secret.write.get()));
 
   // Control: plain inheritance hands it over; the byte arrives in the secret pipe.
   {
@@ -277,8 +276,8 @@ TEST(WinJobTree, StdinAndStdoutAreRelayed) {
   in.read.reset();
   const std::string text = "hello through the job\nsecond line\n";
   DWORD written = 0;
-  ASSERT_TRUE(WriteFile(in.write.get(), text.data(), static_cast<DWORD>(text.size()), &written,
-                        nullptr));
+  ASSERT_TRUE(
+      WriteFile(in.write.get(), text.data(), static_cast<DWORD>(text.size()), &written, nullptr));
   in.write.reset();  // EOF for cat
   const std::string out = testing::ReadAll(started.out.get(), 20s);
   auto status = started.tree.Wait();
@@ -340,8 +339,8 @@ TEST(WinJobTree, RealWindowsStoresTheLimitsAsAsked) {
   EXPECT_EQ(info.BasicLimitInformation.ActiveProcessLimit, 5u);
   EXPECT_EQ(info.JobMemoryLimit, 256ull << 20);
   JOBOBJECT_BASIC_UI_RESTRICTIONS ui{};
-  ASSERT_TRUE(QueryInformationJobObject(job->get(), JobObjectBasicUIRestrictions, &ui, sizeof ui,
-                                        nullptr));
+  ASSERT_TRUE(
+      QueryInformationJobObject(job->get(), JobObjectBasicUIRestrictions, &ui, sizeof ui, nullptr));
   EXPECT_EQ(ui.UIRestrictionsClass, static_cast<DWORD>(JOB_OBJECT_UILIMIT_ALL));
 }
 

@@ -83,8 +83,8 @@ TEST(WinLauncher, RealWindowsUnprovisionedTreeCannotWriteTheUsersFiles) {
   const std::string target = TempFolder() + "\\stockade-launcher-write-test.txt";
   // Control: the user itself can write there.
   {
-    HANDLE f = CreateFileW(pw::Wide(target).c_str(), GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS, 0,
-                           nullptr);
+    HANDLE f =
+        CreateFileW(pw::Wide(target).c_str(), GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS, 0, nullptr);
     ASSERT_NE(f, INVALID_HANDLE_VALUE) << "control: the user cannot write its temp folder";
     CloseHandle(f);
     DeleteFileW(pw::Wide(target).c_str());

@@ -3,9 +3,8 @@
 // answered with an Error while the server keeps serving, and a RunRequest taken through the
 // portable broker (refused here: the test machine has no sandbox identity, which is exactly what
 // the client must report with exit status 122).
-#include <windows.h>
-
 #include <gtest/gtest.h>
+#include <windows.h>
 
 #include <atomic>
 #include <thread>
@@ -29,9 +28,7 @@ using namespace std::chrono_literals;
 using protocol::win_os::ConnectToService;
 using protocol::win_os::PipeStream;
 
-std::string UniquePipeName() {
-  return "\\\\.\\pipe\\stockade-test-" + *crypto::RandomHex(6);
-}
+std::string UniquePipeName() { return "\\\\.\\pipe\\stockade-test-" + *crypto::RandomHex(6); }
 
 // A server running on its own thread for the test's lifetime.
 class RunningServer {
@@ -40,9 +37,8 @@ class RunningServer {
     auto server = PipeServer::Create(name_);
     EXPECT_TRUE(server.ok()) << server.error().ToString();
     server_ = std::move(*server);
-    thread_ = std::thread([this, handler = std::move(handler)] {
-      served_ = server_->Serve(handler);
-    });
+    thread_ =
+        std::thread([this, handler = std::move(handler)] { served_ = server_->Serve(handler); });
   }
   ~RunningServer() {
     server_->Stop();

@@ -51,8 +51,8 @@ std::vector<std::string> ReadLines(HANDLE pipe, std::size_t count,
     }
     char chunk[4096];
     DWORD n = 0;
-    if (!ReadFile(pipe, chunk, static_cast<DWORD>(std::min<long long>(available, sizeof chunk)),
-                  &n, nullptr)) {
+    if (!ReadFile(pipe, chunk, static_cast<DWORD>(std::min<long long>(available, sizeof chunk)), &n,
+                  nullptr)) {
       break;
     }
     buffer.append(chunk, n);

@@ -61,8 +61,8 @@ int Tree(int depth, int fanout) {
   if (depth > 0) {
     for (int i = 0; i < fanout; ++i) {
       DWORD error = 0;
-      const std::wstring args = L"tree " + std::to_wstring(depth - 1) + L" " +
-                                std::to_wstring(fanout);
+      const std::wstring args =
+          L"tree " + std::to_wstring(depth - 1) + L" " + std::to_wstring(fanout);
       if (StartSelf(args, 0, &error) == 0) Line("spawn-error %lu", error);
     }
   }
@@ -110,8 +110,8 @@ int wmain(int argc, wchar_t** argv) {
   }
   if (mode == L"detach") {
     DWORD error = 0;
-    const DWORD pid = StartSelf(L"sleep 600000", DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP,
-                                &error);
+    const DWORD pid =
+        StartSelf(L"sleep 600000", DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP, &error);
     if (pid == 0) {
       Line("spawn-error %lu", error);
       return 1;
