@@ -63,13 +63,13 @@ for ((i = 0; i < 100; i++)); do [[ -S $SOCK ]] && break; sleep 0.1; done
 RUN=("$STOCKADE" run --socket "$SOCK" --identity offline)
 echo
 echo "== 1. stockade run -- /bin/true vs /bin/true vs bwrap"
-"$BENCH" --iterations "$ITER" --ratio stockade-run/bin-true --ratio stockade-run/bwrap \
+"$BENCH" --iterations "$ITER" --service-pid "$SERVICE_PID" --ratio stockade-run/bin-true --ratio stockade-run/bwrap \
   ::: stockade-run "${RUN[@]}" --workspace "$ROOT/empty" -- /bin/true \
   ::: bin-true /bin/true \
   ::: bwrap /usr/bin/bwrap --ro-bind / / --dev /dev --unshare-net /bin/true
 echo
 echo "== 2. workspace of 100,000 files vs empty"
-"$BENCH" --iterations "$ITER" --ratio run-100k-files/run-empty \
+"$BENCH" --iterations "$ITER" --service-pid "$SERVICE_PID" --ratio run-100k-files/run-empty \
   ::: run-empty "${RUN[@]}" --workspace "$ROOT/empty" -- /bin/true \
   ::: run-100k-files "${RUN[@]}" --workspace "$ROOT/big" -- /bin/true
 echo

@@ -23,39 +23,39 @@ namespace stockade::runner::client {
 
 // Exit statuses of `stockade run`'s own outcomes. The same numbers are in
 // cli/common/exit_codes.h (the cli static_asserts that they agree) and docs/exit-codes.md.
-inline constexpr int kStatusUsage = 2;           // bad command line or request
-inline constexpr int kStatusUnavailable = 8;     // the service is not running / not reachable
-inline constexpr int kStatusRefused = 122;       // the service refused (not granted, not allowed,
-                                                 // identity not provisioned)
-inline constexpr int kStatusTimeout = 124;       // the tree was killed at its timeout
-inline constexpr int kStatusSandbox = 125;       // the sandbox could not be set up
-inline constexpr int kStatusNotExecutable = 126; // the command exists but cannot be executed
-inline constexpr int kStatusNotFound = 127;      // the command was not found
+inline constexpr int kStatusUsage = 2;            // bad command line or request
+inline constexpr int kStatusUnavailable = 8;      // the service is not running / not reachable
+inline constexpr int kStatusRefused = 122;        // the service refused (not granted, not allowed,
+                                                  // identity not provisioned)
+inline constexpr int kStatusTimeout = 124;        // the tree was killed at its timeout
+inline constexpr int kStatusSandbox = 125;        // the sandbox could not be set up
+inline constexpr int kStatusNotExecutable = 126;  // the command exists but cannot be executed
+inline constexpr int kStatusNotFound = 127;       // the command was not found
 
 // Environment variable that selects the unprovisioned mode ("1"), like --unprovisioned.
 inline constexpr char kUnprovisionedEnv[] = "STOCKADE_UNPROVISIONED";
 
 // What the command line asked for. Paths may be relative (resolved against the current folder).
 struct RunOptions {
-  std::string identity = "offline";  // "offline" | "online"
-  std::string workspace;             // "" = the current folder
+  std::string identity = "offline";      // "offline" | "online"
+  std::string workspace;                 // "" = the current folder
   std::chrono::milliseconds timeout{0};  // 0 = none
-  std::vector<std::string> env;      // "NAME=VALUE" each, on top of the passed-through variables
-  bool unprovisioned = false;        // no service: run the tree here, as the calling user
-  std::string socket_path;           // "" = $STOCKADE_SOCKET, else <state dir>/stockaded.sock
-  std::string policy_path;           // unprovisioned mode: the policy ("" = default / env)
-  std::string state_dir;             // "" = $STOCKADE_STATE_DIR or the platform default
-  std::vector<std::string> argv;     // the command and its arguments (not empty)
+  std::vector<std::string> env;   // "NAME=VALUE" each, on top of the passed-through variables
+  bool unprovisioned = false;     // no service: run the tree here, as the calling user
+  std::string socket_path;        // "" = $STOCKADE_SOCKET, else <state dir>/stockaded.sock
+  std::string policy_path;        // unprovisioned mode: the policy ("" = default / env)
+  std::string state_dir;          // "" = $STOCKADE_STATE_DIR or the platform default
+  std::vector<std::string> argv;  // the command and its arguments (not empty)
 };
 
 // How a tree ended, as the service (or the local launcher) reported it, plus what the client
 // itself did to it.
 struct RunOutcome {
-  int code = 0;               // the exit code, or 128 + signal
-  int signal = 0;             // the signal that ended the first process, 0 when it exited
-  bool timed_out = false;     // killed at the timeout
-  bool killed = false;        // killed on request (a Signal message, the client gone)
-  int client_signal = 0;      // SIGINT/SIGTERM/SIGHUP the client received and forwarded (0: none)
+  int code = 0;            // the exit code, or 128 + signal
+  int signal = 0;          // the signal that ended the first process, 0 when it exited
+  bool timed_out = false;  // killed at the timeout
+  bool killed = false;     // killed on request (a Signal message, the client gone)
+  int client_signal = 0;   // SIGINT/SIGTERM/SIGHUP the client received and forwarded (0: none)
 };
 
 // The exit status for `outcome`: 124 after a timeout; 128 + the client's signal when the user

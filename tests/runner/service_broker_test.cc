@@ -139,6 +139,7 @@ TEST(SpecBuilder, TheSpecComesFromThePolicy) {
   policy.filesystem.protected_paths = {".git", "{workspace}/secrets"};
   policy.filesystem.deny_read = {"~/.ssh", "/etc/shadow"};
   policy.offline.loopback_ports = {3128};
+  policy.online.mode = NetworkMode::kAllowed;
   policy.limits.max_processes = 77;
   policy.limits.memory_mb = 3;
   SpecInputs in;

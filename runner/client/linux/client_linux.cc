@@ -63,8 +63,8 @@ bool IsInside(const std::string& path, const std::string& root) {
 // of the environment (tokens, keys, agent credentials) never reaches the tree unless passed
 // with --env.
 bool PassedThrough(const char* entry) {
-  static const char* const kNames[] = {"PATH=", "TERM=", "COLORTERM=", "LANG=", "LANGUAGE=",
-                                       "TZ=",   "NO_COLOR="};
+  static const char* const kNames[] = {
+      "PATH=", "TERM=", "COLORTERM=", "LANG=", "LANGUAGE=", "TZ=", "NO_COLOR="};
   for (const char* name : kNames) {
     if (std::strncmp(entry, name, std::strlen(name)) == 0) return true;
   }
@@ -84,7 +84,8 @@ Expected<std::vector<std::string>> RequestEnvironment(const std::vector<std::str
     }
     // A later value of the same name replaces an earlier one (--env wins over the caller's).
     const std::string prefix = entry.substr(0, eq + 1);
-    std::erase_if(env, [&](const std::string& e) { return e.compare(0, prefix.size(), prefix) == 0; });
+    std::erase_if(env,
+                  [&](const std::string& e) { return e.compare(0, prefix.size(), prefix) == 0; });
     env.push_back(entry);
   }
   return env;
@@ -112,9 +113,9 @@ RunResult Run(const RunOptions& options) {
     return Failed(kStatusUsage, Error(ErrorCode::kInvalidArgument, "no command given after --"));
   }
   if (options.identity != "offline" && options.identity != "online") {
-    return Failed(kStatusUsage, Error(ErrorCode::kInvalidArgument,
-                                      "--identity '" + options.identity +
-                                          "': expected 'offline' or 'online'"));
+    return Failed(kStatusUsage,
+                  Error(ErrorCode::kInvalidArgument,
+                        "--identity '" + options.identity + "': expected 'offline' or 'online'"));
   }
   const char* mode_env = std::getenv(kUnprovisionedEnv);
   const bool unprovisioned =
@@ -133,7 +134,8 @@ RunResult Run(const RunOptions& options) {
   std::vector<int> pass;
   for (int i = 0; i < 3; ++i) {
     const bool open = ::fcntl(plan.pass[i], F_GETFD) >= 0;
-    kinds[static_cast<std::size_t>(i)] = open ? protocol::StdioKind::kFd : protocol::StdioKind::kNull;
+    kinds[static_cast<std::size_t>(i)] =
+        open ? protocol::StdioKind::kFd : protocol::StdioKind::kNull;
     if (open) pass.push_back(plan.pass[i]);
   }
 
@@ -154,8 +156,8 @@ RunResult Run(const RunOptions& options) {
     local.timeout = options.timeout;
     local.policy_path = options.policy_path;
     for (int i = 0; i < 3; ++i) {
-      local.stdio[i] = kinds[static_cast<std::size_t>(i)] == protocol::StdioKind::kFd ? plan.pass[i]
-                                                                                     : -1;
+      local.stdio[i] =
+          kinds[static_cast<std::size_t>(i)] == protocol::StdioKind::kFd ? plan.pass[i] : -1;
     }
     local.controlling_tty = plan.has_pty() ? plan.slave.get() : -1;
     auto started = linux_os::StartUnprovisioned(local, &failure_status);
@@ -171,14 +173,15 @@ RunResult Run(const RunOptions& options) {
     request.timeout_ms = static_cast<std::uint64_t>(options.timeout.count());
     if (plan.has_pty()) request.tty = protocol::TtySize{plan.rows, plan.cols};
     request.stdio = kinds;
-    std::string state_dir = options.state_dir.empty() ? paths::DefaultStateDir() : options.state_dir;
+    std::string state_dir =
+        options.state_dir.empty() ? paths::DefaultStateDir() : options.state_dir;
     const std::string socket = protocol::ServiceSocketPath(options.socket_path, state_dir);
     auto started = ServiceSession::Start(socket, request, pass);
     if (!started.ok()) {
-      const int status = started.error().code() == ErrorCode::kServiceUnavailable
-                             ? kStatusUnavailable
-                             : (started.error().code() == ErrorCode::kPathInvalid ? kStatusUsage
-                                                                                  : kStatusSandbox);
+      const int status =
+          started.error().code() == ErrorCode::kServiceUnavailable
+              ? kStatusUnavailable
+              : (started.error().code() == ErrorCode::kPathInvalid ? kStatusUsage : kStatusSandbox);
       return Failed(status, started.error());
     }
     service = started->get();

@@ -1,9 +1,9 @@
 #include "runner/client/linux/local_session.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <optional>
-#include <cerrno>
 #include <string>
 
 namespace stockade::runner::client::linux_os {
@@ -38,9 +38,10 @@ LocalSession::LocalSession(runner::linux_os::ProcessTree tree, std::chrono::mill
   }
 }
 
-Expected<std::unique_ptr<LocalSession>> LocalSession::Start(
-    const LaunchSpec& spec, runner::linux_os::LaunchOptions options, std::string temp_dir,
-    int* failure_status) {
+Expected<std::unique_ptr<LocalSession>> LocalSession::Start(const LaunchSpec& spec,
+                                                            runner::linux_os::LaunchOptions options,
+                                                            std::string temp_dir,
+                                                            int* failure_status) {
   runner::linux_os::LaunchFailureInfo info;
   options.failure_info = &info;
   auto tree = runner::linux_os::ProcessTree::Launch(spec, options);

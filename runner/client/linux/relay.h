@@ -36,10 +36,10 @@ class TreeSession {
 
 // What the relay copies. Any descriptor may be -1 (not relayed).
 struct RelayIo {
-  int user_in = -1;       // the user's terminal, read for keystrokes (raw mode)
-  int user_out = -1;      // the user's terminal, written with what the tree printed
-  int master = -1;        // the pty master (non-blocking)
-  int winsize_from = -1;  // the user's terminal whose size the master follows
+  int user_in = -1;              // the user's terminal, read for keystrokes (raw mode)
+  int user_out = -1;             // the user's terminal, written with what the tree printed
+  int master = -1;               // the pty master (non-blocking)
+  int winsize_from = -1;         // the user's terminal whose size the master follows
   const RawMode* raw = nullptr;  // re-applied on SIGCONT
 };
 

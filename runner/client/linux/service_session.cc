@@ -18,9 +18,9 @@ constexpr std::chrono::milliseconds kFrameTimeout{10000};
 
 }  // namespace
 
-Expected<std::unique_ptr<ServiceSession>> ServiceSession::Start(
-    const std::string& socket_path, const protocol::RunRequest& request,
-    const std::vector<int>& fds) {
+Expected<std::unique_ptr<ServiceSession>> ServiceSession::Start(const std::string& socket_path,
+                                                                const protocol::RunRequest& request,
+                                                                const std::vector<int>& fds) {
   auto connection = protocol::linux_os::Connection::Connect(socket_path);
   if (!connection.ok()) {
     const Error& e = connection.error();
@@ -65,9 +65,9 @@ Expected<std::optional<RunOutcome>> ServiceSession::OnReadable() {
           return protocol::linux_os::ErrorFromReply(m);
         } else {
           failure_status_ = kStatusSandbox;
-          return Error(ErrorCode::kProtocol,
-                       "unexpected " + protocol::MessageTypeName(protocol::TypeOf(m)) +
-                           " message from the service during a run");
+          return Error(ErrorCode::kProtocol, "unexpected " +
+                                                 protocol::MessageTypeName(protocol::TypeOf(m)) +
+                                                 " message from the service during a run");
         }
       },
       *message);

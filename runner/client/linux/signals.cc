@@ -49,17 +49,14 @@ Expected<SignalPipe> SignalPipe::Install() {
       for (std::size_t j = 0; j < i; ++j) ::sigaction(kHandled[j], &g_old[j], nullptr);
       g_write_fd = -1;
       pipe.installed_ = false;
-      return ErrnoError(ErrorCode::kOs, "sigaction for signal " + std::to_string(kHandled[i]),
-                        err);
+      return ErrnoError(ErrorCode::kOs, "sigaction for signal " + std::to_string(kHandled[i]), err);
     }
   }
   return pipe;
 }
 
 SignalPipe::SignalPipe(SignalPipe&& other) noexcept
-    : installed_(other.installed_),
-      read_(std::move(other.read_)),
-      write_(std::move(other.write_)) {
+    : installed_(other.installed_), read_(std::move(other.read_)), write_(std::move(other.write_)) {
   other.installed_ = false;
 }
 

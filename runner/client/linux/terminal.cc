@@ -72,8 +72,8 @@ Expected<StdioPlan> PrepareStdio() {
 
   struct termios settings {};
   if (::tcgetattr(plan.user_tty, &settings) != 0) {
-    return ErrnoError(ErrorCode::kOs, "tcgetattr on the terminal (fd " +
-                                          std::to_string(plan.user_tty) + ")",
+    return ErrnoError(ErrorCode::kOs,
+                      "tcgetattr on the terminal (fd " + std::to_string(plan.user_tty) + ")",
                       errno);
   }
   struct winsize size {};
@@ -114,8 +114,8 @@ Status CopyWindowSize(int from_tty, int to_master) {
 
 Expected<RawMode> RawMode::Enter(int tty_fd) {
   if (g_raw_fd >= 0) {
-    return Error(ErrorCode::kInvalidArgument, "raw mode is already active on fd " +
-                                                  std::to_string(g_raw_fd));
+    return Error(ErrorCode::kInvalidArgument,
+                 "raw mode is already active on fd " + std::to_string(g_raw_fd));
   }
   struct termios saved {};
   if (::tcgetattr(tty_fd, &saved) != 0) {

@@ -23,7 +23,7 @@ struct LocalRun {
   std::vector<std::string> argv;
   std::vector<std::string> env;
   std::chrono::milliseconds timeout{0};
-  std::string policy_path;  // "" = $STOCKADE_POLICY or the default (embedded when missing)
+  std::string policy_path;      // "" = $STOCKADE_POLICY or the default (embedded when missing)
   int stdio[3] = {-1, -1, -1};  // the tree's stdin/stdout/stderr (-1: /dev/null)
   int controlling_tty = -1;     // the pty slave when a terminal is relayed, else -1
 };

@@ -10,7 +10,7 @@
 #
 # Usage: run_client_test.sh BUILD_DIR        (exit 77: skipped, not root)
 set -u
-BUILD=${1:?usage: $0 BUILD_DIR}
+BUILD=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
 if [[ $(id -u) -ne 0 ]]; then echo "SKIP: needs root"; exit 77; fi
 for tool in nft setfacl useradd setpriv pgrep /usr/bin/python3; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool missing"; exit 77; }
@@ -171,21 +171,24 @@ elapsed=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a 
 awk -v e="$elapsed" 'BEGIN { exit !(e < 5) }' && ok || fail "timeout took $elapsed s"
 no_survivors "timeout"
 
-run -- sh -c 'sleep 100 & setsid sleep 100 & sleep 100' </dev/null >/dev/null 2>&1 &
+"$STOCKADE" run --socket "$SOCK" --workspace "$WS" -- sh -c 'sleep 100 & setsid sleep 100 & sleep 100' \
+  </dev/null >/dev/null 2>&1 &
 client=$!
 wait_for_identity_processes 3 || fail "SIGINT case: the tree never started"
 kill -INT "$client"; wait "$client"; rc=$?
 [[ $rc -eq 130 ]] && ok || fail "SIGINT to the client: exit $rc, expected 130"
 no_survivors "SIGINT to the client"
 
-run -- sh -c 'sleep 100 & setsid sleep 100 & sleep 100' </dev/null >/dev/null 2>&1 &
+"$STOCKADE" run --socket "$SOCK" --workspace "$WS" -- sh -c 'sleep 100 & setsid sleep 100 & sleep 100' \
+  </dev/null >/dev/null 2>&1 &
 client=$!
 wait_for_identity_processes 3 || fail "SIGTERM case: the tree never started"
 kill -TERM "$client"; wait "$client"; rc=$?
 [[ $rc -eq 143 ]] && ok || fail "SIGTERM to the client: exit $rc, expected 143"
 no_survivors "SIGTERM to the client"
 
-run -- sh -c 'sleep 100 & setsid sleep 100 & sleep 100' </dev/null >/dev/null 2>&1 &
+"$STOCKADE" run --socket "$SOCK" --workspace "$WS" -- sh -c 'sleep 100 & setsid sleep 100 & sleep 100' \
+  </dev/null >/dev/null 2>&1 &
 client=$!
 wait_for_identity_processes 3 || fail "SIGKILL case: the tree never started"
 kill -KILL "$client"; wait "$client" 2>/dev/null
@@ -228,21 +231,29 @@ expect 0 "unprovisioned: writes in the workspace" -- urun -- sh -c 'echo u >u.tx
 expect 2 "unprovisioned: cannot write outside the workspace" -- urun -- sh -c "echo x >'$UHOME/escape.txt'"
 [[ ! -e $UHOME/escape.txt ]] && ok || fail "unprovisioned wrote $UHOME/escape.txt"
 expect 1 "unprovisioned: deny-read ~/.ssh holds" -- urun -- cat "$UHOME/.ssh/id_test"
-expect 1 "unprovisioned: offline has no inet sockets" -- urun -- /usr/bin/python3 -c \
-  'import socket; socket.socket(socket.AF_INET, socket.SOCK_STREAM)'
+expect 1 "unprovisioned: offline cannot connect out over TCP" -- urun -- /usr/bin/python3 -c \
+  'import socket; socket.create_connection(("192.0.2.1", 80), timeout=3)'
+contains "unprovisioned: TCP connect refused, not timed out" "PermissionError"
+expect 1 "unprovisioned: offline has no UDP sockets" -- urun -- /usr/bin/python3 -c \
+  'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)'
+contains "unprovisioned: UDP socket refused" "PermissionError"
 urun -- cat <"$ROOT/big.bin" >"$ROOT/uout.bin"; rc=$?
 [[ $rc -eq 0 ]] && cmp -s "$ROOT/big.bin" "$ROOT/uout.bin" && ok || fail "unprovisioned 10 MiB pipe: rc $rc"
 expect 124 "unprovisioned: timeout" -- urun --timeout 1 -- sh -c 'sleep 100 & setsid sleep 100 & sleep 100'
 sleep 0.3
 [[ -z $(pgrep -u "$USER_U") ]] && ok || fail "unprovisioned timeout left: $(pgrep -a -u "$USER_U")"
-urun -- sh -c 'sleep 100 & setsid sleep 100 & sleep 100' </dev/null >/dev/null 2>&1 &
+(cd "$UWS" && exec setpriv --reuid="$UID_U" --regid="$GID_U" --clear-groups \
+   env -i HOME="$UHOME" PATH=/usr/bin:/bin "$STOCKADE" run --unprovisioned --policy "$POLICY" \
+   --workspace "$UWS" -- sh -c 'sleep 100 & setsid sleep 100 & sleep 100') </dev/null >/dev/null 2>&1 &
 client=$!
 for ((i = 0; i < 100; i++)); do [[ $(pgrep -c -u "$USER_U") -ge 4 ]] && break; sleep 0.05; done
 kill -INT "$client"; wait "$client"; rc=$?
 [[ $rc -eq 130 ]] && ok || fail "unprovisioned SIGINT: exit $rc, expected 130"
 sleep 0.3
 [[ -z $(pgrep -u "$USER_U") ]] && ok || fail "unprovisioned SIGINT left: $(pgrep -a -u "$USER_U")"
-urun -- sh -c 'sleep 100 & setsid sleep 100 & sleep 100' </dev/null >/dev/null 2>&1 &
+(cd "$UWS" && exec setpriv --reuid="$UID_U" --regid="$GID_U" --clear-groups \
+   env -i HOME="$UHOME" PATH=/usr/bin:/bin "$STOCKADE" run --unprovisioned --policy "$POLICY" \
+   --workspace "$UWS" -- sh -c 'sleep 100 & setsid sleep 100 & sleep 100') </dev/null >/dev/null 2>&1 &
 client=$!
 for ((i = 0; i < 100; i++)); do [[ $(pgrep -c -u "$USER_U") -ge 4 ]] && break; sleep 0.05; done
 kill -KILL "$client"; wait "$client" 2>/dev/null
