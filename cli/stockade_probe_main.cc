@@ -39,15 +39,15 @@ int ProbeMain(const stockade::cli::Args& args) {
       std::string kind = p.kind == ProbeKind::kAttack ? "attack" : "allowed";
       if (p.network == NetworkRole::kOutbound) kind += " (allowed for online)";
       std::cout << "| `" << p.name << "` | " << kind << " | " << p.attempts << " | "
-                << (on_linux ? p.linux_block : "n/a") << " | "
-                << (on_win ? p.windows_block : "n/a") << " |\n";
+                << (on_linux ? p.linux_block : "n/a") << " | " << (on_win ? p.windows_block : "n/a")
+                << " |\n";
     }
     return 0;
   }
   if (name == "--list") {
     for (const ProbeInfo* p : ProbesFor(CurrentPlatform())) {
-      std::cout << p->name << "\t" << (p->kind == ProbeKind::kAttack ? "attack" : "allowed")
-                << "\t" << p->attempts << "\n";
+      std::cout << p->name << "\t" << (p->kind == ProbeKind::kAttack ? "attack" : "allowed") << "\t"
+                << p->attempts << "\n";
     }
     return 0;
   }

@@ -1,11 +1,9 @@
 // Windows: host name and the DACL of the store's files.
 #include "audit/platform.h"
 
-// windows.h first (aclapi.h and sddl.h need its types); its own block keeps sorting away.
-#include <windows.h>
-
-#include <aclapi.h>
+#include <aclapi.h>  // includes windows.h, which sddl.h needs
 #include <sddl.h>
+#include <windows.h>
 
 #include <memory>
 #include <string>

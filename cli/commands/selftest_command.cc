@@ -5,6 +5,7 @@
 // (unprovisioned) only that mode's documented limits escaped; stockade run's own codes (8, 122,
 // ...) when no probe could be run at all.
 #include <CLI/CLI.hpp>
+#include <exception>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -107,7 +108,16 @@ void RegisterSelftestCommand(CLI::App& parent, GlobalOptions& globals, int* exit
       std::cerr << "selftest: " << r.info->name << ": " << runner::selftest::VerdictName(r.verdict)
                 << "\n";
     };
-    auto report = runner::selftest::RunSelftest(options, progress);
+    // No exception escapes: a library throwing in the middle still ends in a clean error (the
+    // selftest's destructors have removed its targets by then).
+    Expected<runner::selftest::SelftestReport> report =
+        Error(ErrorCode::kInternal, "selftest did not run");
+    try {
+      report = runner::selftest::RunSelftest(options, progress);
+    } catch (const std::exception& e) {
+      report =
+          Error(ErrorCode::kInternal, std::string("selftest: unexpected exception: ") + e.what());
+    }
     if (!report) {
       *exit_code = ReportError("stockade selftest", report.error(), state->json);
       return;

@@ -15,9 +15,9 @@ enum class ProbeKind { kAttack, kAllowed };
 
 // How the network identity changes what a probe means.
 enum class NetworkRole {
-  kNone,       // not a network probe: the same under both identities
-  kOutbound,   // network the offline identity must not reach: an attack offline, allowed online
-  kAllowedPort // a loopback port the policy gives the offline identity: allowed under both
+  kNone,        // not a network probe: the same under both identities
+  kOutbound,    // network the offline identity must not reach: an attack offline, allowed online
+  kAllowedPort  // a loopback port the policy gives the offline identity: allowed under both
 };
 
 enum class Platform : unsigned { kLinux = 1, kWindows = 2, kBoth = 3 };
@@ -30,9 +30,9 @@ struct ProbeInfo {
   ProbeKind kind;
   NetworkRole network;
   Platform platforms;
-  const char* attempts;      // what the probe tries, for the table
-  const char* linux_block;   // what stops it on Linux (provisioned), or how it must work
-  const char* windows_block; // the same on Windows
+  const char* attempts;       // what the probe tries, for the table
+  const char* linux_block;    // what stops it on Linux (provisioned), or how it must work
+  const char* windows_block;  // the same on Windows
   // Non-null when the unprovisioned mode cannot block this attack on that platform: why.
   const char* unprovisioned_limit_linux;
   const char* unprovisioned_limit_windows;

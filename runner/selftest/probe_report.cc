@@ -22,8 +22,8 @@ const char* ProbeOutcomeName(ProbeOutcome outcome) {
 std::string FormatProbeLine(const ProbeReport& report) {
   // ordered_json: the probe name first, as people read the line.
   const nlohmann::ordered_json line = {{"probe", report.probe},
-                               {"outcome", ProbeOutcomeName(report.outcome)},
-                               {"evidence", report.evidence}};
+                                       {"outcome", ProbeOutcomeName(report.outcome)},
+                                       {"evidence", report.evidence}};
   return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -99,8 +99,8 @@ ProbeResult Judge(const ProbeInfo& info, Expectation expectation, bool unprovisi
       result.evidence = Join({inside, notes}, "; ");
     } else {
       result.verdict = Verdict::kFail;
-      result.evidence = std::string(ProbeOutcomeName(obs.report->outcome)) +
-                        ", but this must work: " + inside;
+      result.evidence =
+          std::string(ProbeOutcomeName(obs.report->outcome)) + ", but this must work: " + inside;
     }
     return result;
   }
@@ -146,8 +146,8 @@ ProbeResult Judge(const ProbeInfo& info, Expectation expectation, bool unprovisi
       break;
   }
   if (result.verdict == Verdict::kLimit) {
-    result.evidence += " [documented limit: " +
-                       std::string(UnprovisionedLimit(info, CurrentPlatform())) + "]";
+    result.evidence +=
+        " [documented limit: " + std::string(UnprovisionedLimit(info, CurrentPlatform())) + "]";
   }
   return result;
 }
@@ -215,7 +215,7 @@ std::string FormatTable(const SelftestReport& report, int width) {
       << report.Count(Verdict::kFail) << " failed; " << report.Count(Verdict::kSkipped)
       << " skipped\n";
   const int code = SelftestExitCode(report);
-  out << (code == 0                 ? "PASS: every attack was blocked and every allowed action works"
+  out << (code == 0 ? "PASS: every attack was blocked and every allowed action works"
           : code == kSelftestLimits ? "LIMITS: only the unprovisioned mode's documented limits "
                                       "escaped (docs/selftest.md)"
                                     : "FAIL: the sandbox let something through or blocked "
@@ -236,21 +236,20 @@ std::string FormatJson(const SelftestReport& report) {
                        {"seconds", r.seconds}});
   }
   const int code = SelftestExitCode(report);
-  nlohmann::json doc = {
-      {"ok", code == 0},
-      {"platform", report.platform},
-      {"identity", report.identity},
-      {"unprovisioned", report.unprovisioned},
-      {"workspace", report.workspace},
-      {"exit_code", code},
-      {"counts",
-       {{"blocked", report.Count(Verdict::kBlocked)},
-        {"escaped", report.Count(Verdict::kEscaped)},
-        {"limit", report.Count(Verdict::kLimit)},
-        {"ok", report.Count(Verdict::kOk)},
-        {"fail", report.Count(Verdict::kFail)},
-        {"skipped", report.Count(Verdict::kSkipped)}}},
-      {"results", results}};
+  nlohmann::json doc = {{"ok", code == 0},
+                        {"platform", report.platform},
+                        {"identity", report.identity},
+                        {"unprovisioned", report.unprovisioned},
+                        {"workspace", report.workspace},
+                        {"exit_code", code},
+                        {"counts",
+                         {{"blocked", report.Count(Verdict::kBlocked)},
+                          {"escaped", report.Count(Verdict::kEscaped)},
+                          {"limit", report.Count(Verdict::kLimit)},
+                          {"ok", report.Count(Verdict::kOk)},
+                          {"fail", report.Count(Verdict::kFail)},
+                          {"skipped", report.Count(Verdict::kSkipped)}}},
+                        {"results", results}};
   return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

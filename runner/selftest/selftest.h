@@ -46,13 +46,13 @@ const char* VerdictName(Verdict verdict);
 
 // What the orchestrator saw of one probe, from inside (its report) and from outside.
 struct Observation {
-  std::string skip_reason;               // non-empty: not run here, and why
-  int run_status = -1;                   // the exit status of `stockade run`
-  std::string run_output;                // its stdout and stderr
-  std::optional<ProbeReport> report;     // the probe's line, when it printed one
-  std::string report_error;              // why there is none
-  std::vector<std::string> outside;      // effects found outside (canary changed, survivor...)
-  std::vector<std::string> notes;        // outside checks that passed (for the evidence)
+  std::string skip_reason;            // non-empty: not run here, and why
+  int run_status = -1;                // the exit status of `stockade run`
+  std::string run_output;             // its stdout and stderr
+  std::optional<ProbeReport> report;  // the probe's line, when it printed one
+  std::string report_error;           // why there is none
+  std::vector<std::string> outside;   // effects found outside (canary changed, survivor...)
+  std::vector<std::string> notes;     // outside checks that passed (for the evidence)
 };
 
 struct ProbeResult {
@@ -64,8 +64,8 @@ struct ProbeResult {
 };
 
 struct SelftestReport {
-  std::string platform;   // "linux" | "windows"
-  std::string identity;   // as asked
+  std::string platform;  // "linux" | "windows"
+  std::string identity;  // as asked
   bool unprovisioned = false;
   std::string workspace;
   std::vector<ProbeResult> results;

@@ -136,7 +136,9 @@ TEST(AuditRotationTest, TamperingInsideAnArchiveAndMissingArchivesAreNamed) {
   fs::permissions(a2, fs::perms::owner_read | fs::perms::owner_write);
   fs::rename(a2, dir.path() / "moved-away.db");
   // Undo the first tampering so the missing archive is the first break.
-  fs::copy_file(dir.path() / "a1-original.db", a1, fs::copy_options::overwrite_existing);
+  // remove + copy: mingw's libstdc++ refuses overwrite_existing ("File exists").
+  fs::remove(a1);
+  fs::copy_file(dir.path() / "a1-original.db", a1);
   r = VerifyStore(path);
   ASSERT_TRUE(r.ok());
   ASSERT_FALSE(r->ok());
@@ -241,8 +243,8 @@ TEST(AuditRotationTest, InterruptedRotationIsFinishedAtOpen) {
     ASSERT_TRUE((*store)->Close().ok());
   }
   // Back to the state before step 2 of the rotation, with the archive in place.
-  fs::copy_file(dir.path() / "before.db", dir.path() / "s" / "audit.db",
-                fs::copy_options::overwrite_existing);
+  fs::remove(dir.path() / "s" / "audit.db");
+  fs::copy_file(dir.path() / "before.db", dir.path() / "s" / "audit.db");
   {
     auto store = Store::Open(testing::TestStoreOptions(path));
     ASSERT_TRUE(store.ok()) << store.error().ToString();

@@ -23,11 +23,11 @@ TEST(SelftestProbeReport, RoundTripsThroughOneJsonLine) {
 }
 
 TEST(SelftestProbeReport, IgnoresOtherProbesAndRejectsMalformedLines) {
-  EXPECT_EQ(ParseProbeOutput("{\"probe\":\"other\",\"outcome\":\"blocked\",\"evidence\":\"\"}",
-                             "tcp-out")
-                .error()
-                .code(),
-            ErrorCode::kNotFound);
+  EXPECT_EQ(
+      ParseProbeOutput("{\"probe\":\"other\",\"outcome\":\"blocked\",\"evidence\":\"\"}", "tcp-out")
+          .error()
+          .code(),
+      ErrorCode::kNotFound);
   auto bad = ParseProbeOutput("{\"probe\":\"tcp-out\",\"outcome\":\"maybe\",\"evidence\":\"\"}",
                               "tcp-out");
   ASSERT_FALSE(bad.ok());
@@ -102,9 +102,9 @@ TEST(SelftestJudge, OutsideJudgedAndMemoryAndLimits) {
 
   // A documented limit of the unprovisioned mode is LIMIT there, ESCAPED everywhere else.
   const ProbeInfo& bomb = *FindProbe("forkbomb");
-  EXPECT_EQ(Judge(bomb, Expectation::kBlocked, true, Reported(ProbeOutcome::kEscaped)).verdict,
-            UnprovisionedLimit(bomb, CurrentPlatform()) != nullptr ? Verdict::kLimit
-                                                                   : Verdict::kEscaped);
+  EXPECT_EQ(
+      Judge(bomb, Expectation::kBlocked, true, Reported(ProbeOutcome::kEscaped)).verdict,
+      UnprovisionedLimit(bomb, CurrentPlatform()) != nullptr ? Verdict::kLimit : Verdict::kEscaped);
   EXPECT_EQ(Judge(bomb, Expectation::kBlocked, false, Reported(ProbeOutcome::kEscaped)).verdict,
             Verdict::kEscaped);
   const ProbeInfo& write = *FindProbe("write-outside");

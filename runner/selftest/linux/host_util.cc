@@ -108,18 +108,35 @@ Expected<pid_t> StartBackground(const std::vector<std::string>& argv) {
   return pid;
 }
 
+namespace {
+
+// A /proc file read with plain read(2): a process that exits meanwhile makes the read fail
+// (ESRCH), which iostreams would turn into an exception.
+std::string ReadProcFile(const std::string& path) {
+  std::string text;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0 && text.size() < (1 << 16)) {
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
+}  // namespace
+
 bool Alive(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return false;
+  const std::string line = ReadProcFile("/proc/" + std::to_string(pid) + "/stat");
+  if (line.empty()) return false;
   const std::size_t close = line.rfind(')');
   if (close == std::string::npos || close + 2 >= line.size()) return false;
   const char state = line[close + 2];
   return state != 'Z' && state != 'X';
 }
 
-std::vector<std::string> ProcessesWith(const std::string& needle,
-                                       const std::vector<pid_t>& exclude,
+std::vector<std::string> ProcessesWith(const std::string& needle, const std::vector<pid_t>& exclude,
                                        std::vector<pid_t>* pids) {
   std::vector<std::string> found;
   DIR* dir = ::opendir("/proc");
@@ -132,8 +149,7 @@ std::vector<std::string> ProcessesWith(const std::string& needle,
     if (std::find(exclude.begin(), exclude.end(), static_cast<pid_t>(pid)) != exclude.end()) {
       continue;
     }
-    std::ifstream in(std::string("/proc/") + e->d_name + "/cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string cmdline = ReadProcFile(std::string("/proc/") + e->d_name + "/cmdline");
     if (cmdline.find(needle) == std::string::npos) continue;
     if (!Alive(static_cast<pid_t>(pid))) continue;
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
@@ -169,7 +185,8 @@ Status WriteAll(const std::string& path, const std::string& text, unsigned mode)
   const int err = errno;
   ::fchmod(fd, static_cast<mode_t>(mode));  // the umask must not decide what the probe faces
   ::close(fd);
-  if (n != static_cast<ssize_t>(text.size())) return ErrnoError(ErrorCode::kIo, "write " + path, err);
+  if (n != static_cast<ssize_t>(text.size()))
+    return ErrnoError(ErrorCode::kIo, "write " + path, err);
   return OkStatus();
 }
 

@@ -26,8 +26,7 @@ Expected<pid_t> StartBackground(const std::vector<std::string>& argv);
 
 // Live (not zombie) processes whose command line contains `needle`, except those in `exclude`:
 // "pid N (uid U): cmdline".
-std::vector<std::string> ProcessesWith(const std::string& needle,
-                                       const std::vector<pid_t>& exclude,
+std::vector<std::string> ProcessesWith(const std::string& needle, const std::vector<pid_t>& exclude,
                                        std::vector<pid_t>* pids);
 bool Alive(pid_t pid);
 

@@ -75,8 +75,8 @@ Expected<int> Bind(int family, int type, bool loopback, std::uint16_t port, std:
 
 }  // namespace
 
-Expected<std::unique_ptr<Listeners>> Listeners::Start(
-    const std::vector<std::uint16_t>& avoid_ports, std::uint16_t allowed_port) {
+Expected<std::unique_ptr<Listeners>> Listeners::Start(const std::vector<std::uint16_t>& avoid_ports,
+                                                      std::uint16_t allowed_port) {
   std::unique_ptr<Listeners> l(new Listeners());
   auto avoided = [&](std::uint16_t p) {
     return std::find(avoid_ports.begin(), avoid_ports.end(), p) != avoid_ports.end();
@@ -172,8 +172,8 @@ void Listeners::Serve() {
       sockaddr_storage peer{};
       socklen_t len = sizeof(peer);
       char buf[2048];
-      const ssize_t n = ::recvfrom(udp_fd_, buf, sizeof(buf), 0,
-                                   reinterpret_cast<sockaddr*>(&peer), &len);
+      const ssize_t n =
+          ::recvfrom(udp_fd_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&peer), &len);
       if (n > 0) {
         // Echo: for a DNS query this is a well-formed (if useless) answer with the same id.
         if (n >= 12) buf[2] = static_cast<char>(buf[2] | 0x80);  // QR bit: it is a response

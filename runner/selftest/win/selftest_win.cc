@@ -6,10 +6,10 @@
 //
 // Under Wine nothing of the token, ACL, firewall or job limits is enforced (docs/
 // windows-verification.md): the probes then report ESCAPED, and the selftest shows it.
+#include <tlhelp32.h>
+#include <windows.h>
 #include <winsock2.h>
 #include <ws2tcpip.h>
-#include <windows.h>
-#include <tlhelp32.h>
 
 #include <algorithm>
 #include <atomic>
@@ -235,8 +235,8 @@ class Listeners {
         char buf[1500];
         sockaddr_storage peer{};
         int len = sizeof(peer);
-        const int n = ::recvfrom(udp_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&peer),
-                                 &len);
+        const int n =
+            ::recvfrom(udp_, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&peer), &len);
         if (n > 0) {
           ::sendto(udp_, buf, n, 0, reinterpret_cast<sockaddr*>(&peer), len);
           ++contacts_;
@@ -345,8 +345,8 @@ Status WinSelftest::Prepare() {
   workspace_ = U8(ws);
 
   auto tmp = paths::TempDir();
-  outside_root_ = (tmp ? *tmp : std::string("C:\\Windows\\Temp")) + "\\stockade-selftest-" +
-                  marker_;
+  outside_root_ =
+      (tmp ? *tmp : std::string("C:\\Windows\\Temp")) + "\\stockade-selftest-" + marker_;
   outside_ = outside_root_ + "\\outside";
   canary_ = outside_ + "\\canary.txt";
   fs::create_directories(fs::u8path(outside_), ec);
@@ -406,8 +406,8 @@ void WinSelftest::StartVictim() {
   STARTUPINFOW si{};
   si.cb = sizeof(si);
   victim_ = PROCESS_INFORMATION{};
-  ::CreateProcessW(nullptr, cmd.data(), nullptr, nullptr, FALSE, CREATE_NO_WINDOW, nullptr,
-                   nullptr, &si, &victim_);
+  ::CreateProcessW(nullptr, cmd.data(), nullptr, nullptr, FALSE, CREATE_NO_WINDOW, nullptr, nullptr,
+                   &si, &victim_);
 }
 
 void WinSelftest::Cleanup() {
@@ -485,8 +485,8 @@ ProbePlan WinSelftest::PlanFor(const ProbeInfo& info, Expectation expectation) {
     if (ipv4_.empty()) plan.skip = "this host has no non-loopback IPv4 address";
     if (!listeners_->ok()) plan.skip = "the selftest's listeners could not be opened";
     arg("host", ipv4_);
-    arg("port", std::to_string(name == "tcp-out" ? listeners_->tcp4_port()
-                                                 : listeners_->udp_port()));
+    arg("port",
+        std::to_string(name == "tcp-out" ? listeners_->tcp4_port() : listeners_->udp_port()));
   } else if (name == "ipv6-out") {
     if (listeners_->tcp6_port() == 0) plan.skip = "no IPv6 listener could be opened";
     arg("host", ipv6_);
@@ -604,12 +604,14 @@ Expected<SelftestReport> WinSelftest::Run(const ProgressFn& progress) {
       obs.skip_reason = plan.skip;
     } else {
       std::vector<std::string> argv = {stockade_};
-      if (!options_.policy_path.empty()) argv.insert(argv.end(), {"--policy", options_.policy_path});
+      if (!options_.policy_path.empty())
+        argv.insert(argv.end(), {"--policy", options_.policy_path});
       if (!options_.state_dir.empty()) argv.insert(argv.end(), {"--state-dir", options_.state_dir});
       argv.insert(argv.end(), {"run", "--identity", options_.identity, "--workspace", workspace_,
                                "--timeout", std::to_string(options_.probe_timeout.count())});
       if (options_.unprovisioned) argv.push_back("--unprovisioned");
-      if (!options_.socket_path.empty()) argv.insert(argv.end(), {"--socket", options_.socket_path});
+      if (!options_.socket_path.empty())
+        argv.insert(argv.end(), {"--socket", options_.socket_path});
       argv.insert(argv.end(), {"--", probe_, info->name});
       argv.insert(argv.end(), plan.args.begin(), plan.args.end());
       auto ran = RunCaptured(argv, workspace_,

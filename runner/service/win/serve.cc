@@ -30,10 +30,18 @@ Status Serve(const ServeOptions& options) {
       options.verbose > 0 ? log::StderrLevelForVerbosity(options.verbose) : log::Level::kInfo;
   STOCKADE_RETURN_IF_ERROR(log::InitLogging(log_options));
 
-  // Started by the SCM: the dispatcher takes over this thread until the service stops. From a
-  // console the dispatcher refuses at once (ERROR_FAILED_SERVICE_CONTROLLER_CONNECT).
-  Status as_service = win_os::RunAsWindowsService(win);
-  if (as_service.ok() || as_service.error().code() != ErrorCode::kUnsupported) return as_service;
+  // Started by the SCM: a process in session 0 without a console. Only then is the dispatcher
+  // tried (it takes over this thread until the service stops, and refuses at once with
+  // ERROR_FAILED_SERVICE_CONTROLLER_CONNECT when the SCM did not start us). It is not tried from
+  // a console: Wine's dispatcher blocks there instead of refusing.
+  DWORD session = 1;
+  ProcessIdToSessionId(GetCurrentProcessId(), &session);
+  if (session == 0 && GetConsoleWindow() == nullptr) {
+    Status as_service = win_os::RunAsWindowsService(win);
+    if (as_service.ok() || as_service.error().code() != ErrorCode::kUnsupported) {
+      return as_service;
+    }
+  }
   return win_os::ServeInConsole(win);
 }
 

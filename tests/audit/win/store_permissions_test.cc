@@ -1,11 +1,10 @@
 // The store's files as Windows reports them (GetNamedSecurityInfoW): a protected DACL granting
 // SYSTEM and Administrators only. Under Wine, which keeps DACLs only where the file system
 // stores its extended attributes, a read-back that differs is reported as a skip.
+#include <aclapi.h>  // includes windows.h, which sddl.h needs
 #include <gtest/gtest.h>
-#include <windows.h>
-
-#include <aclapi.h>
 #include <sddl.h>
+#include <windows.h>
 
 #include <filesystem>
 #include <random>
@@ -32,9 +31,9 @@ DaclFacts ReadDacl(const std::filesystem::path& p) {
   DaclFacts facts;
   PSECURITY_DESCRIPTOR sd = nullptr;
   PACL dacl = nullptr;
-  const DWORD rc = GetNamedSecurityInfoW(p.wstring().c_str(), SE_FILE_OBJECT,
-                                         DACL_SECURITY_INFORMATION, nullptr, nullptr, &dacl,
-                                         nullptr, &sd);
+  const DWORD rc =
+      GetNamedSecurityInfoW(p.wstring().c_str(), SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, nullptr,
+                            nullptr, &dacl, nullptr, &sd);
   EXPECT_EQ(rc, static_cast<DWORD>(ERROR_SUCCESS)) << p;
   if (rc != ERROR_SUCCESS) return facts;
   SECURITY_DESCRIPTOR_CONTROL control = 0;
@@ -63,8 +62,7 @@ TEST(AuditStorePermissionsTest, OnlySystemAndAdministratorsHoldTheStore) {
   auto opts = testing::TestStoreOptions(dir.Utf8("audit\\audit.db"));
   opts.secure_permissions = true;
   auto store = Store::Open(opts);
-  if (!store.ok() && RunningUnderWine() &&
-      store.error().code() == ErrorCode::kVerificationFailed) {
+  if (!store.ok() && RunningUnderWine() && store.error().code() == ErrorCode::kVerificationFailed) {
     GTEST_SKIP() << "Wine did not keep the DACL: " << store.error().ToString();
   }
   ASSERT_TRUE(store.ok()) << store.error().ToString();
@@ -73,8 +71,8 @@ TEST(AuditStorePermissionsTest, OnlySystemAndAdministratorsHoldTheStore) {
   auto seal = (*store)->Rotate();
   ASSERT_TRUE(seal.ok()) << seal.error().ToString();
   const auto audit_dir = dir.path() / "audit";
-  for (const auto& p : {audit_dir, audit_dir / "audit.db",
-                        audit_dir / "archive" / seal->archive_file}) {
+  for (const auto& p :
+       {audit_dir, audit_dir / "audit.db", audit_dir / "archive" / seal->archive_file}) {
     const DaclFacts f = ReadDacl(p);
     EXPECT_TRUE(f.protected_dacl) << p;
     ASSERT_EQ(f.sids.size(), 2u) << p;

@@ -70,9 +70,10 @@ ProbeReport Compile(std::string_view probe, const ProbeArgs& args) {
   if (dir.empty() || cc.empty()) return Failed(probe, "missing argument dir= or cc=");
   const std::string src = dir + "/hello.c";
   const std::string exe = dir + "/hello";
-  std::string err = WriteWhole(
-      src, "#include <stdio.h>\nint main(void) { puts(\"stockade-selftest-compiled\"); "
-           "return 0; }\n");
+  std::string err =
+      WriteWhole(src,
+                 "#include <stdio.h>\nint main(void) { puts(\"stockade-selftest-compiled\"); "
+                 "return 0; }\n");
   if (!err.empty()) return Blocked(probe, err);
   std::vector<std::string> env;
   const char* tmpdir = std::getenv("TMPDIR");
@@ -104,12 +105,12 @@ ProbeReport GitStatus(std::string_view probe, const ProbeArgs& args) {
   const std::string git = args.Get("git");
   if (repo.empty() || git.empty()) return Failed(probe, "missing argument repo= or git=");
   CommandResult r = RunCommand(
-      {git, "-c", "safe.directory=" + repo, "-C", repo, "status", "--porcelain", "--branch"},
-      repo, {"GIT_OPTIONAL_LOCKS=0"}, 30000);
+      {git, "-c", "safe.directory=" + repo, "-C", repo, "status", "--porcelain", "--branch"}, repo,
+      {"GIT_OPTIONAL_LOCKS=0"}, 30000);
   if (!r.error.empty()) return Blocked(probe, r.error);
   if (r.status != 0) {
-    return Blocked(probe, "git status exited " + std::to_string(r.status) + ": " +
-                              Excerpt(r.output, 300));
+    return Blocked(probe,
+                   "git status exited " + std::to_string(r.status) + ": " + Excerpt(r.output, 300));
   }
   const std::string expected = args.Get("expect");
   if (!expected.empty() && r.output.find(expected) == std::string::npos) {

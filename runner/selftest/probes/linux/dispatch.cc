@@ -51,7 +51,7 @@ void OnSignal(int sig) {
 
 int RunHelper(std::string_view name, const ProbeArgs& args) {
   if (name == "euid") {
-    std::cout << "euid=" << ::geteuid() << std::endl;
+    std::cout << "euid=" << ::geteuid() << " ruid=" << ::getuid() << std::endl;
     return 0;
   }
   if (name == "victim") {

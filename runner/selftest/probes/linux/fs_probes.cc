@@ -86,9 +86,9 @@ ProbeReport SymlinkOut(std::string_view probe, const ProbeArgs& args) {
   const int err = errno;
   ::unlink(link.c_str());
   if (fd < 0) {
-    return Blocked(probe, "symlink created; " + ErrnoText("open(" + link + " -> " + target +
-                                                              ", O_WRONLY|O_TRUNC)",
-                                                          err));
+    return Blocked(probe,
+                   "symlink created; " +
+                       ErrnoText("open(" + link + " -> " + target + ", O_WRONLY|O_TRUNC)", err));
   }
   const ssize_t n = ::write(fd, kPayload, sizeof(kPayload) - 1);
   ::close(fd);
@@ -204,8 +204,8 @@ ProbeReport ProcRoot(std::string_view probe, const ProbeArgs& args) {
     if (fd >= 0) {
       const ssize_t n = ::write(fd, kPayload, sizeof(kPayload) - 1);
       ::close(fd);
-      return Escaped(probe, "opened " + via + " for writing, wrote " + std::to_string(n) +
-                                " bytes");
+      return Escaped(probe,
+                     "opened " + via + " for writing, wrote " + std::to_string(n) + " bytes");
     }
     evidence += (evidence.empty() ? "" : "; ") + ErrnoText("open(" + via + ", O_WRONLY)", errno);
   }

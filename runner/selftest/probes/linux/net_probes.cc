@@ -90,8 +90,8 @@ ProbeReport UdpProbe(std::string_view probe, const std::string& host, int port,
 
 // A DNS query for "stockade-selftest.invalid", type A.
 std::string DnsQuery() {
-  std::string q = {'\x53', '\x54', '\x01', '\x00', '\x00', '\x01', '\x00', '\x00',
-                   '\x00', '\x00', '\x00', '\x00'};
+  std::string q = {'\x53', '\x54', '\x01', '\x00', '\x00', '\x01',
+                   '\x00', '\x00', '\x00', '\x00', '\x00', '\x00'};
   for (const char* label : {"stockade-selftest", "invalid"}) {
     q += static_cast<char>(std::strlen(label));
     q += label;
@@ -119,22 +119,21 @@ ProbeReport IcmpProbe(std::string_view probe, const std::string& host, int type)
   const char* kind = type == SOCK_RAW ? "SOCK_RAW" : "SOCK_DGRAM";
   Fd fd(::socket(AF_INET, type | SOCK_CLOEXEC, IPPROTO_ICMP));
   if (!fd.ok()) {
-    return Blocked(probe, ErrnoText(std::string("socket(AF_INET, ") + kind + ", IPPROTO_ICMP)",
-                                    errno));
+    return Blocked(probe,
+                   ErrnoText(std::string("socket(AF_INET, ") + kind + ", IPPROTO_ICMP)", errno));
   }
   unsigned char packet[16] = {ICMP_ECHO, 0, 0, 0, 0x12, 0x34, 0, 1, 's', 't', 'k', 'd'};
   const std::uint16_t sum = Checksum(packet, sizeof(packet));
   packet[2] = static_cast<unsigned char>(sum >> 8);
   packet[3] = static_cast<unsigned char>(sum & 0xff);
-  if (::sendto(fd.get(), packet, sizeof(packet), 0, reinterpret_cast<sockaddr*>(&addr), len) <
-      0) {
-    return Blocked(probe, std::string(kind) + " socket opened; " +
-                              ErrnoText("sendto(" + host + ")", errno));
+  if (::sendto(fd.get(), packet, sizeof(packet), 0, reinterpret_cast<sockaddr*>(&addr), len) < 0) {
+    return Blocked(
+        probe, std::string(kind) + " socket opened; " + ErrnoText("sendto(" + host + ")", errno));
   }
   pollfd p{fd.get(), POLLIN, 0};
   if (::poll(&p, 1, kTimeoutMs) <= 0) {
-    return Blocked(probe, std::string(kind) + " ICMP echo sent to " + host +
-                              ", no reply in 3 s (dropped)");
+    return Blocked(
+        probe, std::string(kind) + " ICMP echo sent to " + host + ", no reply in 3 s (dropped)");
   }
   return Allowed(probe, std::string(kind) + " ICMP echo to " + host + " answered");
 }

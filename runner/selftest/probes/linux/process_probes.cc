@@ -70,8 +70,8 @@ ProbeReport Daemon(std::string_view probe, const ProbeArgs& args) {
     const pid_t second = ::fork();
     if (second != 0) ::_exit(second < 0 ? 1 : 0);
     Detach();
-    WriteFileAtomically(pidfile, std::to_string(::getpid()) + " sid " +
-                                     std::to_string(::getsid(0)));
+    WriteFileAtomically(pidfile,
+                        std::to_string(::getpid()) + " sid " + std::to_string(::getsid(0)));
     SleepForever();
   }
   int status = 0;
@@ -143,8 +143,8 @@ ProbeReport KillService(std::string_view probe, const ProbeArgs& args) {
 }
 
 // "Uid: real effective saved fs" of `pid`, and its "Name:".
-bool ReadUids(pid_t pid, std::string* name, long* ruid, long* euid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+bool ReadUids(const std::string& proc_pid, std::string* name, long* ruid, long* euid) {
+  std::ifstream in("/proc/" + proc_pid + "/status");
   std::string line;
   bool got_uid = false;
   while (std::getline(in, line)) {
@@ -170,29 +170,43 @@ ProbeReport Setuid(std::string_view probe, const ProbeArgs& args) {
   if (::stat(program.c_str(), &st) != 0) {
     return Failed(probe, ErrnoText("stat(" + program + ")", errno));
   }
-  if ((st.st_mode & S_ISUID) == 0 || st.st_uid != 0) {
-    return Failed(probe, program + " is not setuid root (seen from inside)");
-  }
+  // Only the bit: inside the unprovisioned mode's user namespace root is unmapped, so the owner
+  // reads as the overflow uid. For the same reason privilege is judged by euid != ruid, which
+  // holds in any namespace when the setuid bit took effect.
+  if ((st.st_mode & S_ISUID) == 0) return Failed(probe, program + " has no setuid bit");
   if (args.Get("mode") == "report") {
     CommandResult r = RunCommand({program, "euid"}, "", {}, 5000);
     if (!r.error.empty()) return Blocked(probe, r.error);
     const std::size_t at = r.output.find("euid=");
-    if (at == std::string::npos) {
-      return Blocked(probe, program + " exited " + std::to_string(r.status) + ": " +
-                                Excerpt(r.output));
+    const std::size_t rat = r.output.find("ruid=");
+    if (at == std::string::npos || rat == std::string::npos) {
+      return Blocked(probe,
+                     program + " exited " + std::to_string(r.status) + ": " + Excerpt(r.output));
     }
     const long euid = std::atol(r.output.c_str() + at + 5);
-    if (euid == 0) return Escaped(probe, program + " ran with euid 0");
-    return Blocked(probe, program + " ran with euid " + std::to_string(euid) +
-                              " (setuid bit ignored: no_new_privs)");
+    const long ruid = std::atol(r.output.c_str() + rat + 5);
+    const std::string ids =
+        " (ruid " + std::to_string(ruid) + ", euid " + std::to_string(euid) + ")";
+    if (euid != ruid) return Escaped(probe, program + " ran with another effective uid" + ids);
+    return Blocked(
+        probe, program + " ran without privilege" + ids + ": setuid bit ignored (no_new_privs)");
   }
   int in_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0) return Failed(probe, ErrnoText("pipe2", errno));
   const std::string base = program.substr(program.rfind('/') + 1);
   for (int attempt = 0; attempt < 5; ++attempt) {
+    // The child's pid as /proc names it: in the unprovisioned mode the tree has its own PID
+    // namespace but sees the host's /proc, so fork()'s answer is not a /proc name. The child
+    // reads /proc/self (resolved by that /proc) and sends it before exec.
+    int name_pipe[2];
+    if (::pipe2(name_pipe, O_CLOEXEC) != 0) return Failed(probe, ErrnoText("pipe2", errno));
     const pid_t child = ::fork();
     if (child < 0) return Failed(probe, ErrnoText("fork", errno));
     if (child == 0) {
+      char self[32] = {};
+      const ssize_t len = ::readlink("/proc/self", self, sizeof(self) - 1);
+      if (len > 0 && ::write(name_pipe[1], self, static_cast<std::size_t>(len)) < 0) {
+      }
       ::dup2(in_pipe[0], 0);
       const int null = ::open("/dev/null", O_WRONLY);
       ::dup2(null, 1);
@@ -203,6 +217,12 @@ ProbeReport Setuid(std::string_view probe, const ProbeArgs& args) {
       ::execve(program.c_str(), argv, envp);
       ::_exit(127);
     }
+    ::close(name_pipe[1]);
+    char proc_name[32] = {};
+    const ssize_t got = ::read(name_pipe[0], proc_name, sizeof(proc_name) - 1);
+    ::close(name_pipe[0]);
+    const std::string proc_pid =
+        got > 0 ? std::string(proc_name, static_cast<std::size_t>(got)) : std::to_string(child);
     std::string seen_name;
     long ruid = -1;
     long euid = -1;
@@ -211,7 +231,7 @@ ProbeReport Setuid(std::string_view probe, const ProbeArgs& args) {
       std::string name;
       long r = -1;
       long e = -1;
-      if (!ReadUids(child, &name, &r, &e)) break;
+      if (!ReadUids(proc_pid, &name, &r, &e)) break;
       // Until execve completes, the child is still a copy of this probe.
       if (name == base.substr(0, 15)) {
         observed = true;
@@ -227,11 +247,11 @@ ProbeReport Setuid(std::string_view probe, const ProbeArgs& args) {
     if (observed) {
       ::close(in_pipe[0]);
       ::close(in_pipe[1]);
-      const std::string ids = " (ruid " + std::to_string(ruid) + ", euid " + std::to_string(euid) +
-                              ")";
-      if (euid == 0) return Escaped(probe, program + " ran as root" + ids);
-      return Blocked(probe, program + " ran without privilege" + ids +
-                                ": setuid bit ignored (no_new_privs)");
+      const std::string ids =
+          " (ruid " + std::to_string(ruid) + ", euid " + std::to_string(euid) + ")";
+      if (euid != ruid) return Escaped(probe, program + " ran with another effective uid" + ids);
+      return Blocked(
+          probe, program + " ran without privilege" + ids + ": setuid bit ignored (no_new_privs)");
     }
   }
   ::close(in_pipe[0]);
@@ -259,8 +279,8 @@ ProbeReport ForkBomb(std::string_view probe, const ProbeArgs& args) {
     return Blocked(probe, "forked " + std::to_string(kids.size()) + " processes, then " +
                               ErrnoText("fork #" + std::to_string(kids.size() + 1), err));
   }
-  return Escaped(probe, "forked all " + std::to_string(count) +
-                            " processes (the limit is " + args.Get("limit") + ")");
+  return Escaped(probe, "forked all " + std::to_string(count) + " processes (the limit is " +
+                            args.Get("limit") + ")");
 }
 
 // A child allocates and touches `mb` MiB, reporting its progress through a pipe; the OOM killer
@@ -300,8 +320,8 @@ ProbeReport Memory(std::string_view probe, const ProbeArgs& args) {
   if (WEXITSTATUS(status) == 3) {
     return Blocked(probe, "malloc failed after " + touched);
   }
-  return Escaped(probe, "allocated and touched " + touched + " (limit " + args.Get("limit") +
-                            " MiB)");
+  return Escaped(probe,
+                 "allocated and touched " + touched + " (limit " + args.Get("limit") + " MiB)");
 }
 
 bool ReadExactly(int fd, void* buf, std::size_t size, int timeout_ms) {
@@ -364,8 +384,8 @@ ProbeReport ServiceSocket(std::string_view probe, const ProbeArgs& args) {
     return Escaped(probe, "the service STARTED a run as online in / (session " +
                               started->session_id + ", pid " + std::to_string(started->pid) + ")");
   }
-  return Escaped(probe, "the service answered " +
-                            protocol::MessageTypeName(decoded->type) + " instead of refusing");
+  return Escaped(probe, "the service answered " + protocol::MessageTypeName(decoded->type) +
+                            " instead of refusing");
 }
 
 }  // namespace

@@ -94,8 +94,8 @@ ProbeReport Keyctl(std::string_view probe) {
   const long id = ::syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0);
   if (id >= 0) return Escaped(probe, "keyctl(GET_KEYRING_ID, session) = " + std::to_string(id));
   std::string evidence = ErrnoText("keyctl(KEYCTL_GET_KEYRING_ID)", errno);
-  const long key = ::syscall(SYS_add_key, "user", "stockade-selftest", "x", 1,
-                             KEY_SPEC_PROCESS_KEYRING);
+  const long key =
+      ::syscall(SYS_add_key, "user", "stockade-selftest", "x", 1, KEY_SPEC_PROCESS_KEYRING);
   if (key >= 0) return Escaped(probe, evidence + "; but add_key succeeded");
   return Blocked(probe, evidence + "; " + ErrnoText("add_key", errno));
 }

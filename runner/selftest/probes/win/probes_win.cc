@@ -3,9 +3,9 @@
 // the allowed actions. Like on Linux, real targets (the journal, the audit store, the policy,
 // other processes) are only opened with the right that would allow harm, never harmed.
 #include <windows.h>
+#include <winioctl.h>
 #include <winsock2.h>
 #include <ws2tcpip.h>
-#include <winioctl.h>
 
 #include <cstdio>
 #include <cstring>
@@ -80,8 +80,8 @@ ProbeReport OpenWith(std::string_view probe, const std::string& path, DWORD acce
   Handle h(::CreateFileW(Wide(path).c_str(), access, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
                          OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, nullptr));
   if (!h.ok()) {
-    return Blocked(probe, ErrText("CreateFileW(" + path + ", " + access_name + ")",
-                                  ::GetLastError()));
+    return Blocked(probe,
+                   ErrText("CreateFileW(" + path + ", " + access_name + ")", ::GetLastError()));
   }
   return Escaped(probe, "opened " + path + " with " + access_name + " (nothing changed)");
 }
@@ -90,8 +90,8 @@ ProbeReport OverwriteCanary(std::string_view probe, const std::string& path) {
   Handle h(::CreateFileW(Wide(path).c_str(), GENERIC_WRITE, 0, nullptr, TRUNCATE_EXISTING,
                          FILE_ATTRIBUTE_NORMAL, nullptr));
   if (!h.ok()) {
-    return Blocked(probe, ErrText("CreateFileW(" + path + ", TRUNCATE_EXISTING)",
-                                  ::GetLastError()));
+    return Blocked(probe,
+                   ErrText("CreateFileW(" + path + ", TRUNCATE_EXISTING)", ::GetLastError()));
   }
   DWORD written = 0;
   ::WriteFile(h.get(), kPayload, sizeof(kPayload) - 1, &written, nullptr);
@@ -165,8 +165,8 @@ ProbeReport LinkOut(std::string_view probe, const ProbeArgs& args, bool hard) {
                                       "(" + link + " -> " + target + ")",
                                   ::GetLastError()));
   }
-  std::string evidence = std::string(hard ? "hard link" : "symlink") + " " + link + " -> " +
-                         target + " created";
+  std::string evidence =
+      std::string(hard ? "hard link" : "symlink") + " " + link + " -> " + target + " created";
   Handle h(::CreateFileW(Wide(link).c_str(), GENERIC_WRITE, 0, nullptr, TRUNCATE_EXISTING,
                          FILE_ATTRIBUTE_NORMAL, nullptr));
   const DWORD err = ::GetLastError();
@@ -199,11 +199,11 @@ ProbeReport JunctionOut(std::string_view probe, const ProbeArgs& args) {
   };
   const DWORD tag = IO_REPARSE_TAG_MOUNT_POINT;
   std::memcpy(buffer.data(), &tag, 4);
-  put16(4, 8 + path_bytes);                                      // ReparseDataLength
-  put16(8, 0);                                                   // SubstituteNameOffset
-  put16(10, substitute.size() * sizeof(wchar_t));                // SubstituteNameLength
-  put16(12, (substitute.size() + 1) * sizeof(wchar_t));          // PrintNameOffset
-  put16(14, print.size() * sizeof(wchar_t));                     // PrintNameLength
+  put16(4, 8 + path_bytes);                              // ReparseDataLength
+  put16(8, 0);                                           // SubstituteNameOffset
+  put16(10, substitute.size() * sizeof(wchar_t));        // SubstituteNameLength
+  put16(12, (substitute.size() + 1) * sizeof(wchar_t));  // PrintNameOffset
+  put16(14, print.size() * sizeof(wchar_t));             // PrintNameLength
   std::memcpy(buffer.data() + 16, substitute.c_str(), (substitute.size() + 1) * sizeof(wchar_t));
   std::memcpy(buffer.data() + 16 + (substitute.size() + 1) * sizeof(wchar_t), print.c_str(),
               (print.size() + 1) * sizeof(wchar_t));
@@ -299,7 +299,8 @@ ProbeReport UdpProbe(std::string_view probe, const std::string& host, int port) 
     return Failed(probe, "missing or bad argument host= / port=");
   }
   SOCKET s = ::socket(addr.ss_family, SOCK_DGRAM, IPPROTO_UDP);
-  if (s == INVALID_SOCKET) return Blocked(probe, WsaText("socket(SOCK_DGRAM)", ::WSAGetLastError()));
+  if (s == INVALID_SOCKET)
+    return Blocked(probe, WsaText("socket(SOCK_DGRAM)", ::WSAGetLastError()));
   const char payload[] = "stockade-selftest udp";
   if (::sendto(s, payload, sizeof(payload) - 1, 0, reinterpret_cast<sockaddr*>(&addr), len) < 0) {
     const int err = ::WSAGetLastError();
@@ -339,8 +340,8 @@ DWORD StartSleeper(const std::string& marker, DWORD flags, DWORD* err) {
   STARTUPINFOW si{};
   si.cb = sizeof(si);
   PROCESS_INFORMATION pi{};
-  if (!::CreateProcessW(nullptr, cmd.data(), nullptr, nullptr, FALSE, flags, nullptr, nullptr,
-                        &si, &pi)) {
+  if (!::CreateProcessW(nullptr, cmd.data(), nullptr, nullptr, FALSE, flags, nullptr, nullptr, &si,
+                        &pi)) {
     *err = ::GetLastError();
     return 0;
   }
@@ -358,8 +359,7 @@ void WritePidFile(const std::string& path, DWORD pid) {
   ::WriteFile(h.get(), text.data(), static_cast<DWORD>(text.size()), &written, nullptr);
 }
 
-ProbeReport Detached(std::string_view probe, const ProbeArgs& args, DWORD flags,
-                     const char* how) {
+ProbeReport Detached(std::string_view probe, const ProbeArgs& args, DWORD flags, const char* how) {
   const std::string pidfile = args.Get("pidfile");
   if (pidfile.empty()) return Failed(probe, "missing argument pidfile=");
   DWORD err = 0;
@@ -379,16 +379,16 @@ ProbeReport OpenProcessProbe(std::string_view probe, const ProbeArgs& args, DWOR
     return Blocked(probe, ErrText("OpenProcess(" + std::to_string(pid) + ", " + access_name + ")",
                                   ::GetLastError()));
   }
-  return Escaped(probe, "opened pid " + std::to_string(pid) + " (" + args.Get("what") +
-                            ") with " + access_name + " (not used)");
+  return Escaped(probe, "opened pid " + std::to_string(pid) + " (" + args.Get("what") + ") with " +
+                            access_name + " (not used)");
 }
 
 ProbeReport DebugOutside(std::string_view probe, const ProbeArgs& args) {
   const DWORD pid = static_cast<DWORD>(args.GetInt("pid", 0));
   if (pid == 0) return Failed(probe, "missing argument pid=");
   if (!::DebugActiveProcess(pid)) {
-    return Blocked(probe, ErrText("DebugActiveProcess(" + std::to_string(pid) + ")",
-                                  ::GetLastError()));
+    return Blocked(probe,
+                   ErrText("DebugActiveProcess(" + std::to_string(pid) + ")", ::GetLastError()));
   }
   ::DebugActiveProcessStop(pid);
   return Escaped(probe, "attached a debugger to pid " + std::to_string(pid) + " (detached)");
@@ -405,8 +405,8 @@ ProbeReport ForkBomb(std::string_view probe, const ProbeArgs& args) {
     STARTUPINFOW si{};
     si.cb = sizeof(si);
     PROCESS_INFORMATION pi{};
-    if (!::CreateProcessW(nullptr, cmd.data(), nullptr, nullptr, FALSE, CREATE_NO_WINDOW,
-                          nullptr, nullptr, &si, &pi)) {
+    if (!::CreateProcessW(nullptr, cmd.data(), nullptr, nullptr, FALSE, CREATE_NO_WINDOW, nullptr,
+                          nullptr, &si, &pi)) {
       err = ::GetLastError();
       break;
     }
@@ -553,7 +553,8 @@ ProbeReport WorkspaceWrite(std::string_view probe, const ProbeArgs& args) {
   if (!::MoveFileExW(Wide(a).c_str(), Wide(b).c_str(), MOVEFILE_REPLACE_EXISTING)) {
     return Blocked(probe, ErrText("MoveFileExW", ::GetLastError()));
   }
-  if (!::DeleteFileW(Wide(b).c_str())) return Blocked(probe, ErrText("DeleteFileW", ::GetLastError()));
+  if (!::DeleteFileW(Wide(b).c_str()))
+    return Blocked(probe, ErrText("DeleteFileW", ::GetLastError()));
   return Allowed(probe, "created, wrote, renamed and deleted a file in " + dir);
 }
 
@@ -593,9 +594,9 @@ ProbeReport GitStatus(std::string_view probe, const ProbeArgs& args) {
   const std::string git = args.Get("git");
   if (repo.empty() || git.empty()) return Failed(probe, "missing argument repo= or git=");
   std::string out;
-  const int code = RunCommand(Quote(git) + L" -c safe.directory=* -C " + Quote(repo) +
-                                  L" status --porcelain --branch",
-                              repo, &out);
+  const int code = RunCommand(
+      Quote(git) + L" -c safe.directory=* -C " + Quote(repo) + L" status --porcelain --branch",
+      repo, &out);
   if (code != 0) return Blocked(probe, "git status exited " + std::to_string(code) + ": " + out);
   return Allowed(probe, "git status: " + out.substr(0, 120));
 }
