@@ -108,11 +108,6 @@ Expected<std::vector<StepSpec>> PlanApply(const Policy& policy, const PlanContex
                    {{"path", context.state_dir},
                     {"group", windows ? group : std::string("root")},
                     {"users", {offline, online}}}});
-  if (!windows && !context.service_binary.empty()) {
-    // The service's socket lives in the state folder: others must be able to search it (x) to
-    // reach the socket by name; they still cannot list it or open the root-only files inside.
-    specs.back().params["mode"] = "0711";
-  }
   if (windows) {
     auto sid = WriteSid(context);
     if (!sid.ok()) return sid.error().Wrap("drawing the synthetic write SID");

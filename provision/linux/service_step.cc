@@ -391,11 +391,12 @@ std::string ServiceStep::UnitText() const {
 }
 
 std::string ServiceStep::Describe() const {
-  return std::string(UseSystemd() ? "install, enable and start the systemd unit " + name_ +
-                                        ".service: "
-                                  : "start the service " + name_ + " (no systemd: detached, "
-                                                                   "pidfile " +
-                                        pid_file() + "): ") +
+  return std::string(UseSystemd()
+                         ? "install, enable and start the systemd unit " + name_ + ".service: "
+                         : "start the service " + name_ +
+                               " (no systemd: detached, "
+                               "pidfile " +
+                               pid_file() + "): ") +
          Join(argv_);
 }
 
@@ -498,8 +499,8 @@ Status ServiceStep::StartDirect() {
     sigemptyset(&all);
     ::sigprocmask(SIG_SETMASK, &all, nullptr);
     for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
-    // Every descriptor but 0-2 closes at exec (the provision lock, the journal, dpkg's pipes);
-    // the report pipe stays usable until then to say why exec failed.
+      // Every descriptor but 0-2 closes at exec (the provision lock, the journal, dpkg's pipes);
+      // the report pipe stays usable until then to say why exec failed.
 #ifdef SYS_close_range
     if (::syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) != 0)
 #endif
@@ -531,8 +532,7 @@ Status ServiceStep::StartDirect() {
   if (exec_err == static_cast<ssize_t>(sizeof err)) {
     return ErrnoError(ErrorCode::kOs, StepLabel(spec()) + ": cannot execute " + binary_, err);
   }
-  STOCKADE_RETURN_IF_ERROR(
-      WriteFileAtomically(pid_file(), std::to_string(daemon) + "\n", 0600));
+  STOCKADE_RETURN_IF_ERROR(WriteFileAtomically(pid_file(), std::to_string(daemon) + "\n", 0600));
   log::Logger()->info("service {}: started pid {}: {}", name_, daemon, Join(argv_));
   return WaitForPong(daemon, kStartTimeoutMs, daemon);
 }
@@ -554,9 +554,8 @@ Status ServiceStep::WaitForPong(pid_t pid, int timeout_ms, pid_t watch) {
       last = pong.error().ToString();
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      return Error(ErrorCode::kTimeout, StepLabel(spec()) + ": no Pong on " + socket_ +
-                                            " within " + std::to_string(timeout_ms) +
-                                            " ms (" + last + ")");
+      return Error(ErrorCode::kTimeout, StepLabel(spec()) + ": no Pong on " + socket_ + " within " +
+                                            std::to_string(timeout_ms) + " ms (" + last + ")");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -568,8 +567,7 @@ Status ServiceStep::StopDirect() {
     if (std::find(pids.begin(), pids.end(), *pid) == pids.end()) pids.push_back(*pid);
   }
   auto wait_gone = [&](int timeout_ms) {
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
       bool any = false;
       for (pid_t p : pids) any = any || IsAlive(p);
@@ -611,8 +609,8 @@ Status ServiceStep::VerifyDirect() {
   const std::vector<std::string> cmdline = ReadCmdline(*pid);
   if (cmdline != argv_) {
     return Error(ErrorCode::kVerificationFailed, label + "pid " + std::to_string(*pid) + " runs '" +
-                                                     Join(cmdline) + "', expected '" +
-                                                     Join(argv_) + "'");
+                                                     Join(cmdline) + "', expected '" + Join(argv_) +
+                                                     "'");
   }
   const std::string exe = ExeOf(*pid);
   if (exe != binary_) {
@@ -633,9 +631,9 @@ Status ServiceStep::VerifyDirect() {
   auto pong = PingSocket(socket_, 5000);
   if (!pong.ok()) return pong.error().Wrap(label + "Ping on " + socket_);
   if (pong->pid != *pid) {
-    return Error(ErrorCode::kVerificationFailed,
-                 label + "the service answering on " + socket_ + " is pid " +
-                     std::to_string(pong->pid) + ", not pid " + std::to_string(*pid));
+    return Error(ErrorCode::kVerificationFailed, label + "the service answering on " + socket_ +
+                                                     " is pid " + std::to_string(pong->pid) +
+                                                     ", not pid " + std::to_string(*pid));
   }
   return OkStatus();
 }
@@ -671,9 +669,9 @@ Status ServiceStep::VerifySystemd() {
   auto pong = PingSocket(socket_, 5000);
   if (!pong.ok()) return pong.error().Wrap(label + "Ping on " + socket_);
   if (std::to_string(pong->pid) != main_pid) {
-    return Error(ErrorCode::kVerificationFailed,
-                 label + "pid " + std::to_string(pong->pid) + " answers on " + socket_ +
-                     ", but the unit's MainPID is " + main_pid);
+    return Error(ErrorCode::kVerificationFailed, label + "pid " + std::to_string(pong->pid) +
+                                                     " answers on " + socket_ +
+                                                     ", but the unit's MainPID is " + main_pid);
   }
   return OkStatus();
 }

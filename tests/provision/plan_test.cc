@@ -109,15 +109,6 @@ TEST(PlanTest, ServiceStepOnlyWithABinary) {
   ASSERT_TRUE(specs.ok());
   EXPECT_EQ(specs->back().kind, kind::kService);
   EXPECT_EQ(specs->back().params["binary"], "/usr/bin/stockaded");
-  // Users reach the service's socket inside the state folder: search permission for others.
-  for (const StepSpec& spec : *specs) {
-    if (spec.kind == kind::kStateDir) EXPECT_EQ(spec.params["mode"], "0711");
-  }
-  auto without = PlanApply(TestPolicy(), Ctx(TargetOs::kLinux, "/s"));
-  ASSERT_TRUE(without.ok());
-  for (const StepSpec& spec : *without) {
-    if (spec.kind == kind::kStateDir) EXPECT_FALSE(spec.params.contains("mode"));
-  }
 }
 
 TEST(PlanTest, RelativeStateDirIsRefused) {

@@ -17,8 +17,8 @@
 
 #include "gtest/gtest.h"
 #include "provision/executor.h"
-#include "provision/linux/service_step.h"
 #include "provision/linux/process.h"
+#include "provision/linux/service_step.h"
 #include "provision/step.h"
 #include "runner/protocol/linux/connection.h"
 #include "tests/provision/linux/linux_steps_test_support.h"
@@ -29,12 +29,14 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kStockaded = std::string(STOCKADE_BUILD_DIR) + "/cli/stockaded";
-const std::string kPolicy = std::string(STOCKADE_TEST_DATA_DIR) + "/../../docs/examples/policy.toml";
+const std::string kPolicy =
+    std::string(STOCKADE_TEST_DATA_DIR) + "/../../docs/examples/policy.toml";
 
 bool ServeIsBuilt() {
   auto result = RunProgram({kStockaded, "serve", "--help"}, std::chrono::seconds(20));
   // The placeholder subcommand has no options; the real one has --foreground.
-  return result.ok() && result->succeeded() && result->out.find("--foreground") != std::string::npos;
+  return result.ok() && result->succeeded() &&
+         result->out.find("--foreground") != std::string::npos;
 }
 
 std::string ReadText(const std::string& path) {
@@ -122,11 +124,13 @@ TEST_F(LinuxServiceStepTest, StartsADetachedDaemonThatAnswersPingAndStopsItOnUnd
   const pid_t pid = PidFromFile();
   ASSERT_GT(pid, 0);
   EXPECT_TRUE(Alive(pid));
-  EXPECT_EQ(::getsid(pid), pid) << "the daemon leads its own session";
+  // A session of its own (not ours), and not its leader: it can never get a controlling terminal.
+  EXPECT_NE(::getsid(pid), ::getsid(0));
+  EXPECT_NE(::getsid(pid), pid);
   EXPECT_NE(::getppid(), pid);
   std::string exe(4096, '\0');
-  const ssize_t n = ::readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), exe.data(),
-                               exe.size());
+  const ssize_t n =
+      ::readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), exe.data(), exe.size());
   ASSERT_GT(n, 0);
   exe.resize(static_cast<std::size_t>(n));
   EXPECT_EQ(exe, fs::canonical(kStockaded).string());
@@ -135,8 +139,7 @@ TEST_F(LinuxServiceStepTest, StartsADetachedDaemonThatAnswersPingAndStopsItOnUnd
     EXPECT_NE(fs::read_symlink(fd.path(), ec).string(), marker) << "descriptor leaked into it";
   }
   // Our own read-back: the socket answers, and with that pid.
-  auto connection =
-      runner::protocol::linux_os::Connection::Connect(state_ + "/stockaded.sock");
+  auto connection = runner::protocol::linux_os::Connection::Connect(state_ + "/stockaded.sock");
   ASSERT_TRUE(connection.ok()) << connection.error().ToString();
   auto pong = connection->Ping();
   ASSERT_TRUE(pong.ok()) << pong.error().ToString();
@@ -152,10 +155,9 @@ TEST_F(LinuxServiceStepTest, StartsADetachedDaemonThatAnswersPingAndStopsItOnUnd
   ASSERT_TRUE(status.ok()) << status.error().ToString();
   EXPECT_FALSE(Alive(pid));
   EXPECT_FALSE(fs::exists(state_ + "/" + name_ + ".pid"));
-  EXPECT_FALSE(runner::protocol::linux_os::Connection::Connect(state_ + "/stockaded.sock").ok() &&
-               runner::protocol::linux_os::Connection::Connect(state_ + "/stockaded.sock")
-                   ->Ping()
-                   .ok());
+  EXPECT_FALSE(
+      runner::protocol::linux_os::Connection::Connect(state_ + "/stockaded.sock").ok() &&
+      runner::protocol::linux_os::Connection::Connect(state_ + "/stockaded.sock")->Ping().ok());
   EXPECT_TRUE(ServiceResidue(name_, state_).empty());
   // Undo is idempotent.
   EXPECT_TRUE(step->Undo(*before).ok());
@@ -274,10 +276,9 @@ TEST(LinuxServiceStepSpec, RefusesRelativePathsBadNamesAndUnknownSupervisors) {
                   {"policy", "/etc/stockade/policy.toml"}});
   ASSERT_TRUE(ok.ok()) << ok.error().ToString();
   const auto* step = static_cast<const ServiceStep*>(ok->get());
-  EXPECT_EQ(step->argv(),
-            (std::vector<std::string>{"/usr/bin/stockaded", "serve", "--foreground", "--state-dir",
-                                      "/var/lib/stockade", "--policy",
-                                      "/etc/stockade/policy.toml"}));
+  EXPECT_EQ(step->argv(), (std::vector<std::string>{"/usr/bin/stockaded", "serve", "--foreground",
+                                                    "--state-dir", "/var/lib/stockade", "--policy",
+                                                    "/etc/stockade/policy.toml"}));
   EXPECT_EQ(step->pid_file(), "/var/lib/stockade/stockaded.pid");
   EXPECT_EQ(step->socket_path(), "/var/lib/stockade/stockaded.sock");
   EXPECT_EQ(step->unit_path(), "/etc/systemd/system/stockaded.service");

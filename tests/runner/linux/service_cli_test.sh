@@ -48,7 +48,7 @@ check() {  # check DESCRIPTION ACTUAL EXPECTED-REGEX
   if [[ "$2" =~ $3 ]]; then :; else fail "$1: got '$2', expected /$3/"; fi
 }
 run_as() {  # run_as USER RESULT-VAR -- COMMAND...: runs the client as USER in $WS
-  local user=$1 result="$ROOT/result.$RANDOM"; shift 2
+  local user=$1 result="$ROOT/result.$RANDOM"; shift 3
   : >"$result"; chown "$user" "$result"
   setpriv --reuid="$(id -u "$user")" --regid="$(id -g "$user")" --clear-groups -- \
     "$CLIENT" "$SOCK" "$result" offline "$WS" "$WS" -- "$@" >/dev/null 2>&1

@@ -4,8 +4,9 @@
 #include "runner/win/command_line.h"
 
 #include <gtest/gtest.h>
-#include <shellapi.h>
 #include <windows.h>
+// windows.h first: shellapi.h relies on its types.
+#include <shellapi.h>
 
 #include "provision/win/win_util.h"
 #include "tests/runner/win/win_runner_test_support.h"
