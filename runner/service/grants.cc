@@ -19,18 +19,17 @@ Expected<std::vector<Grant>> ReadLiveGrants(const std::string& state_dir) {
   for (const provision::StepRecord& step : *live) {
     if (step.spec.kind != provision::kind::kWorkspaceGrant) continue;
     const nlohmann::json& params = step.spec.params;
-    auto path = params.find("path");
-    if (path == params.end() || !path->is_string()) {
+    if (!params.is_object() || !params.contains("path") || !params.at("path").is_string()) {
       return Error(ErrorCode::kStateCorrupt, "journal " + journal->path() + ": grant step " +
                                                  std::to_string(step.txn_id) + "." +
                                                  std::to_string(step.seq) + " has no path");
     }
     Grant g;
-    g.path = path->get<std::string>();
-    auto owner = params.find("owner_uid");
-    if (owner != params.end() && owner->is_number_unsigned()) {
-      g.owner_uid = owner->get<std::uint32_t>();
-    } else if (owner != params.end()) {
+    g.path = params.at("path").get<std::string>();
+    if (params.contains("owner_uid") && params.at("owner_uid").is_number_unsigned() &&
+        params.at("owner_uid").get<std::uint64_t>() <= 0xFFFFFFFFULL) {
+      g.owner_uid = params.at("owner_uid").get<std::uint32_t>();
+    } else if (params.contains("owner_uid")) {
       return Error(ErrorCode::kStateCorrupt, "journal " + journal->path() + ": grant of " + g.path +
                                                  " has an owner_uid that is not a uid");
     }

@@ -6,10 +6,15 @@
 //
 // Under Wine nothing of the token, ACL, firewall or job limits is enforced (docs/
 // windows-verification.md): the probes then report ESCAPED, and the selftest shows it.
-#include <tlhelp32.h>
-#include <windows.h>
+
+// Order matters: winsock2.h before windows.h, and windows.h before the headers that
+// use its types.
+// clang-format off
 #include <winsock2.h>
 #include <ws2tcpip.h>
+#include <windows.h>
+#include <tlhelp32.h>
+// clang-format on
 
 #include <algorithm>
 #include <atomic>

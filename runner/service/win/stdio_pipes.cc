@@ -17,8 +17,7 @@ Expected<UniqueHandle> MakeStdioPipe(const std::string& session, int index, cons
   SECURITY_ATTRIBUTES attributes{sizeof(SECURITY_ATTRIBUTES), descriptor->get(), FALSE};
   const std::string name = protocol::win_os::StdioPipeName(session, index);
   UniqueHandle pipe(CreateNamedPipeW(
-      pw::Wide(name).c_str(),
-      (index == 0 ? PIPE_ACCESS_INBOUND : PIPE_ACCESS_OUTBOUND) | FILE_FLAG_FIRST_PIPE_INSTANCE,
+      pw::Wide(name).c_str(), PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
       PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_NOWAIT | PIPE_REJECT_REMOTE_CLIENTS, 1, 64 * 1024,
       64 * 1024, 0, &attributes));
   if (!pipe) return pw::LastWin32Error("CreateNamedPipeW(" + name + ")");

@@ -18,8 +18,11 @@ namespace stockade::runner::service::win_os {
 using provision::win::Sid;
 using provision::win::UniqueHandle;
 
-// The server end of stdio pipe `index` (0 stdin: inbound; 1, 2: outbound) of `session`, named
-// StdioPipeName(session, index): synchronous (the tree's C runtime reads and writes it without
+// The server end of stdio pipe `index` (0 stdin, 1 stdout, 2 stderr) of `session`, named
+// StdioPipeName(session, index). Duplex, although each carries bytes one way (the client opens
+// stdin write-only and the others read-only): SetNamedPipeHandleState, needed to leave no-wait
+// mode, wants write access on the server end, which an inbound pipe's server end lacks.
+// Synchronous (the tree's C runtime reads and writes it without
 // OVERLAPPED), one instance (FILE_FLAG_FIRST_PIPE_INSTANCE), local only, DACL = SYSTEM and
 // `caller` alone, and in PIPE_NOWAIT mode until WaitForClients has seen its client.
 // Errors: kOs naming CreateNamedPipeW and the name.

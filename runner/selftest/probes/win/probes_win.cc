@@ -2,10 +2,15 @@
 // junctions, ACL rights, Winsock, processes and the job, tokens, the service's named pipe), and
 // the allowed actions. Like on Linux, real targets (the journal, the audit store, the policy,
 // other processes) are only opened with the right that would allow harm, never harmed.
-#include <windows.h>
-#include <winioctl.h>
+
+// Order matters: winsock2.h before windows.h, and windows.h before the headers that
+// use its types.
+// clang-format off
 #include <winsock2.h>
 #include <ws2tcpip.h>
+#include <windows.h>
+#include <winioctl.h>
+// clang-format on
 
 #include <cstdio>
 #include <cstring>
