@@ -6,6 +6,7 @@ namespace {
 
 int ProvisionMain(const stockade::cli::Args& args) {
   using namespace stockade::cli;
+  MakeCreatedFilesPrivate();
   CLI::App app{"Stockade provisioner: creates, checks and removes the sandbox's identities and "
                "rules, journaling every change. Needs root / administrator.",
                "stockade-provision"};

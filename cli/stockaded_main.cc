@@ -12,6 +12,7 @@ namespace {
 
 int StockadedMain(const stockade::cli::Args& args) {
   using namespace stockade::cli;
+  MakeCreatedFilesPrivate();
   CLI::App app{"Stockade service: launches sandboxed process trees for `stockade run`.",
                "stockaded"};
   GlobalOptions globals;

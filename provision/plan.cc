@@ -108,6 +108,9 @@ Expected<std::vector<StepSpec>> PlanApply(const Policy& policy, const PlanContex
                    {{"path", context.state_dir},
                     {"group", windows ? group : std::string("root")},
                     {"users", {offline, online}}}});
+  // Linux: searchable by everyone (not listable) so that users reach the service's socket in it;
+  // everything else in it is created private (umask 077 in stockaded and stockade-provision).
+  if (!windows) specs.back().params["mode"] = "0711";
   if (windows) {
     auto sid = WriteSid(context);
     if (!sid.ok()) return sid.error().Wrap("drawing the synthetic write SID");

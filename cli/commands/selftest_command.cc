@@ -17,52 +17,12 @@
 #include "core/error.h"
 #include "runner/selftest/selftest.h"
 
-#ifdef _WIN32
-#include <cstdlib>
-#else
-#include <unistd.h>
-
-#include <climits>
-#endif
-
 namespace stockade::cli {
 
 namespace {
 
 static_assert(runner::selftest::kSelftestFailed == kExitSelftestFailed);
 static_assert(runner::selftest::kSelftestLimits == kExitSelftestLimits);
-
-// This executable's own path: the probes run through the same `stockade`.
-std::string SelfPath(const std::string& argv0) {
-#ifdef _WIN32
-  (void)argv0;
-  wchar_t* path = nullptr;
-  if (_get_wpgmptr(&path) == 0 && path != nullptr) {
-    std::string out;
-    for (const wchar_t* p = path; *p != 0; ++p) {
-      const unsigned c = static_cast<unsigned>(*p);
-      // The path of an installed Stockade is ASCII in practice; UTF-8 encode the BMP anyway.
-      if (c < 0x80) {
-        out += static_cast<char>(c);
-      } else if (c < 0x800) {
-        out += static_cast<char>(0xC0 | (c >> 6));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-      } else {
-        out += static_cast<char>(0xE0 | (c >> 12));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-      }
-    }
-    return out;
-  }
-  return argv0;
-#else
-  char buf[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n > 0) return std::string(buf, static_cast<std::size_t>(n));
-  return argv0;
-#endif
-}
 
 }  // namespace
 
@@ -101,7 +61,8 @@ void RegisterSelftestCommand(CLI::App& parent, GlobalOptions& globals, int* exit
     options.state_dir = globals.state_dir;
     std::string argv0 = "stockade";
     if (const CLI::App* root = cmd->get_parent(); root != nullptr) argv0 = root->get_name();
-    options.stockade_path = SelfPath(argv0);
+    options.stockade_path = runner::selftest::ThisExecutablePath();
+    if (options.stockade_path.empty()) options.stockade_path = argv0;
     const bool quiet = state->quiet;
     auto progress = [quiet](const runner::selftest::ProbeResult& r) {
       if (quiet) return;

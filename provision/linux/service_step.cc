@@ -494,7 +494,7 @@ Status ServiceStep::StartDirect() {
     ::dup2(log_fd, 1);
     ::dup2(log_fd, 2);
     if (::chdir("/") != 0) ::_exit(126);
-    ::umask(022);
+    ::umask(077);  // the service's logs and side files stay private (docs/runner-service.md)
     sigset_t all;
     sigemptyset(&all);
     ::sigprocmask(SIG_SETMASK, &all, nullptr);

@@ -101,6 +101,9 @@ std::string FormatJson(const SelftestReport& report);
 // Called after each probe (progress on stderr, for example).
 using ProgressFn = std::function<void(const ProbeResult&)>;
 
+// This executable's own path (/proc/self/exe, GetModuleFileNameW), UTF-8; "" when unknown.
+std::string ThisExecutablePath();
+
 // Runs the selftest (the OS half). Errors: the probes cannot be run at all (stockade-probe
 // missing, the workspace missing, the service unreachable or refusing: the error says which and
 // carries the `stockade run` status in its context); per-probe failures are results, not errors.

@@ -55,6 +55,7 @@ TEST(PlanTest, LinuxApplyOrderAndParams) {
   EXPECT_EQ((*specs)[1].params["identity"], "offline");
   EXPECT_EQ((*specs)[2].params["name"], "stk-t-online");
   EXPECT_EQ((*specs)[3].params["path"], "/var/lib/stk");
+  EXPECT_EQ((*specs)[3].params["mode"], "0711");  // users reach the socket, list nothing
   const StepSpec& net = (*specs)[4];
   EXPECT_EQ(net.params["user"], "stk-t-offline");
   EXPECT_EQ(net.params["prefix"], "stk-t");

@@ -16,6 +16,8 @@ std::string ToUtf8(const wchar_t* wide) {
 
 }  // namespace
 
+void MakeCreatedFilesPrivate() {}
+
 int RunMain(int (*real_main)(const Args&), int argc, char** argv) {
   return real_main(Args(argv, argv + argc));
 }

@@ -687,6 +687,12 @@ Expected<SelftestReport> LinuxSelftest::Run(const ProgressFn& progress) {
 
 }  // namespace
 
+std::string ThisExecutablePath() {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
 Expected<SelftestReport> RunSelftest(const SelftestOptions& options, const ProgressFn& progress) {
   LinuxSelftest selftest(options);
   STOCKADE_RETURN_IF_ERROR(selftest.Prepare());

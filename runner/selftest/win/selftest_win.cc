@@ -655,6 +655,12 @@ Expected<SelftestReport> WinSelftest::Run(const ProgressFn& progress) {
 
 }  // namespace
 
+std::string ThisExecutablePath() {
+  wchar_t buf[MAX_PATH * 4];
+  const DWORD n = ::GetModuleFileNameW(nullptr, buf, static_cast<DWORD>(std::size(buf)));
+  return n > 0 && n < std::size(buf) ? Utf8(std::wstring(buf, n)) : std::string();
+}
+
 Expected<SelftestReport> RunSelftest(const SelftestOptions& options, const ProgressFn& progress) {
   WinSelftest selftest(options);
   STOCKADE_RETURN_IF_ERROR(selftest.Prepare());
