@@ -73,8 +73,8 @@ Status ClearStaleSocket(const std::string& path) {
   return OkStatus();
 }
 
-// Creates `dir` (mode, root-owned) when missing; an existing one must be a folder that is not a
-// symlink.
+// Creates `dir` (root-owned, exactly `mode`) when missing; an existing one must be a root-owned
+// folder that is not a symlink, and gets `mode`.
 Status EnsureRootDir(const std::string& dir, mode_t mode) {
   if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {
     return ErrnoError(ErrorCode::kIo, "mkdir " + dir, errno);
@@ -84,6 +84,11 @@ Status EnsureRootDir(const std::string& dir, mode_t mode) {
   if (!S_ISDIR(st.st_mode) || st.st_uid != 0) {
     return Error(ErrorCode::kPermissionDenied,
                  dir + " is not a root-owned folder (a symlink or another user's folder?)");
+  }
+  // mkdir applies the umask (077 in the service), and a folder left from an earlier run may have
+  // another mode: set exactly the one asked for.
+  if ((st.st_mode & 07777) != mode && ::chmod(dir.c_str(), mode) != 0) {
+    return ErrnoError(ErrorCode::kIo, "chmod " + dir, errno);
   }
   return OkStatus();
 }

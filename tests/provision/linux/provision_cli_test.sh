@@ -106,7 +106,7 @@ contains "apply" "apply: applied 5 step"
 contains "apply progress" "applied: .*$PREFIX-offline"
 id "$PREFIX-offline" >/dev/null 2>&1 && ok || fail "user $PREFIX-offline missing after apply"
 nft list table inet "$TABLE" | grep -q "meta skuid" && ok || fail "nft table $TABLE lacks skuid rules"
-[[ $(stat -c %a "$STATE") == 700 ]] && ok || fail "state dir mode $(stat -c %a "$STATE")"
+[[ $(stat -c %a "$STATE") == 711 ]] && ok || fail "state dir mode $(stat -c %a "$STATE")"
 expect 0 "status clean" -- "$EXE" status
 contains "status clean" "^clean: 5 step"
 expect 0 "status --json" -- "$EXE" status --json

@@ -169,9 +169,14 @@ for identity in offline online; do
   fi
 done
 # Nothing of the runs is left: no process of the identities, no tree cgroup.
-sleep 0.2
-procs=$(pgrep -u "$PREFIX-offline"; pgrep -u "$PREFIX-online")
+# Live processes only: this VM's PID 1 does not reap orphans, so a killed daemon of a probe stays
+# a zombie of PID 1 (it runs nothing and holds nothing). Zombies are shown, not failed on.
+live() { pgrep -r R,S,D,T,t -u "$PREFIX-offline"; pgrep -r R,S,D,T,t -u "$PREFIX-online"; }
+for ((i = 0; i < 20; i++)); do [[ -z $(live) ]] && break; sleep 0.1; done
+procs=$(live)
 [[ -z $procs ]] && ok || fail "processes of the identities left: $procs"
+zombies=$( (pgrep -r Z -u "$PREFIX-offline"; pgrep -r Z -u "$PREFIX-online") | tr '\n' ' ')
+[[ -n $zombies ]] && echo "   zombies reparented to PID 1 (not reaped by this VM's init): $zombies"
 cgroups=$(find /sys/fs/cgroup -maxdepth 8 -type d -name "run-$SERVICE_PID-*" 2>/dev/null)
 [[ -z $cgroups ]] && ok || fail "tree cgroups left: $cgroups"
 leftovers=$(find "$WS" "$HOMEDIR" /tmp /dev/shm -maxdepth 2 -name 'stockade-selftest-*' 2>/dev/null; \
