@@ -1,4 +1,4 @@
-# `stockade selftest --unprovisioned` under Wine: the selftest must run every Windows probe
+# `stockade selftest --unprovisioned` under Wine (and on real Windows): the selftest must run every Windows probe
 # through `stockade run --unprovisioned` and report each honestly. Wine enforces no token, ACL,
 # firewall or job limit (docs/windows-verification.md), so ESCAPED is the expected, honest answer
 # for most attacks here: this test checks that the report is complete and well-formed, that the
@@ -34,6 +34,23 @@ if(start LESS 0)
   message(FATAL_ERROR "no JSON report (exit ${rc})\nstdout: ${out}\nstderr: ${err}")
 endif()
 string(SUBSTRING "${out}" ${start} -1 doc)
+# Wine implements no write-restricted token (GetTokenInformation(TokenRestrictedSids) fails with
+# ERROR_INVALID_FUNCTION): the unprovisioned launch reads the token back, finds it unverifiable
+# and refuses to start (fail closed), so no probe can run. That refusal, named, is the honest
+# answer here; anything else without a report (or a report claiming success) fails the test.
+string(JSON results ERROR_VARIABLE no_results GET "${doc}" results)
+if(no_results)
+  string(JSON message ERROR_VARIABLE no_message GET "${doc}" error message)
+  if(NOT no_message AND NOT rc EQUAL 0
+     AND message MATCHES "does not support write-restricted tokens"
+     AND message MATCHES "E_VERIFICATION_FAILED")
+    message(STATUS "selftest under Wine, exit ${rc}: refused honestly, no probe ran: ${message}")
+    file(REMOVE_RECURSE "${WORK}")
+    return()
+  endif()
+  message(FATAL_ERROR "neither a report nor the named refusal (exit ${rc})\nstdout: ${out}\n"
+                      "stderr: ${err}")
+endif()
 string(JSON platform GET "${doc}" platform)
 string(JSON code GET "${doc}" exit_code)
 string(JSON count LENGTH "${doc}" results)
