@@ -1,43 +1,12 @@
-// Owns one file descriptor and closes it on destruction (audit cannot use runner's copy: the
-// dependency points from runner to audit).
+// The audit module's name for core/linux/unique_fd.h.
 #ifndef STOCKADE_AUDIT_LINUX_UNIQUE_FD_H_
 #define STOCKADE_AUDIT_LINUX_UNIQUE_FD_H_
 
-#include <unistd.h>
+#include "core/linux/unique_fd.h"
 
 namespace stockade::audit::linux_os {
 
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { Reset(); }
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.Release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = other.Release();
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int Release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void Reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+using ::stockade::posix::UniqueFd;
 
 }  // namespace stockade::audit::linux_os
 

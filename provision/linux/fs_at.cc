@@ -53,11 +53,6 @@ void ProcPath(char* out, size_t size, int dirfd, const char* name) {
 
 }  // namespace
 
-void UniqueFd::Reset() {
-  if (fd_ >= 0) close(fd_);
-  fd_ = -1;
-}
-
 bool HaveXattrAtSyscalls() { return ProbeXattrAt(); }
 
 void ForceXattrFallbackForTesting(bool force) {

@@ -12,38 +12,11 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/linux/unique_fd.h"
 
 namespace stockade::provision::linux_os {
 
-// Owns a file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { Reset(); }
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.Release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = other.Release();
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int Release() {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
-  void Reset();
-
- private:
-  int fd_ = -1;
-};
+using ::stockade::posix::UniqueFd;  // core/linux/unique_fd.h
 
 // An absolute path split into components ("/a/b" -> {"a", "b"}). kPathInvalid when the path is
 // not absolute or contains "." or ".." components or empty names (pass normalised paths).
