@@ -64,7 +64,14 @@ TEST_F(CaptureTest, SpawnStormOfTenThousandExecsIsCapturedCompletely) {
       static_cast<unsigned long long>(stats.correlator.pending),
       static_cast<unsigned long long>(stats.correlator.unattributed));
   EXPECT_EQ(stats.kernel_lost, 0u);
-  EXPECT_EQ(stats.socket_overruns, 0u);
+  // As the registered audit daemon, a full socket buffer (ENOBUFS, counted as an overrun) makes
+  // the kernel hold the record and send it again rather than drop it, so an overrun on a loaded
+  // machine is not a loss: the exact counts below are what prove nothing was lost.
+  if (stats.audit_daemon) {
+    EXPECT_EQ(stats.kernel_lost, 0u);
+  } else {
+    EXPECT_EQ(stats.socket_overruns, 0u);  // a multicast reader really loses what overruns
+  }
   ASSERT_EQ(execs.size(), static_cast<std::size_t>(1 + kLevel1 + kLevel1 * kLevel2));
 
   // The root: the spec's argv, no parent GUID.
