@@ -25,6 +25,7 @@
 #include "audit/linux/capture.h"
 #include "bench/bench_clock.h"
 #include "runner/launch_spec.h"
+#include "runner/linux/cgroup.h"
 #include "runner/linux/launcher.h"
 
 namespace {
@@ -123,6 +124,8 @@ int main(int argc, char** argv) {
     if (!stopped.ok()) Die(stopped.error().ToString());
   }
   std::filesystem::remove_all(base);
+  auto layout = rlx::DetectCgroupLayout();  // the bench's parent cgroups (the trees' are gone)
+  if (layout.ok()) (void)rlx::RemoveCgroupParent(*layout, options.cgroup);
   const double m_off = Median(off), m_on = Median(on), m_drained = Median(on_drained);
   std::printf("spawn cost, sandboxed /bin/true x %d, median of %d rounds:\n", spawns, rounds);
   std::printf("  capture off            %.3f ms/spawn\n", m_off * 1e3);

@@ -231,13 +231,6 @@ int main(int argc, char** argv) {
   std::error_code ec;
   std::filesystem::remove_all(base, ec);
   auto layout = los::DetectCgroupLayout();
-  if (layout.ok()) {
-    for (const auto& [mount, own] : {std::pair{layout->v2_mount, layout->v2_own},
-                                     std::pair{layout->pids_v1_mount, layout->pids_v1_own},
-                                     std::pair{layout->memory_v1_mount, layout->memory_v1_own}}) {
-      if (mount.empty()) continue;
-      ::rmdir((mount + (own == "/" ? "" : own) + "/" + options.cgroup.parent_name).c_str());
-    }
-  }
+  if (layout.ok()) (void)los::RemoveCgroupParent(*layout, options.cgroup);
   return 0;
 }

@@ -235,17 +235,46 @@ TreeCgroup::~TreeCgroup() {
   (void)Remove();
 }
 
-Expected<TreeCgroup> TreeCgroup::Create(const CgroupLayout& layout, const CgroupOptions& options,
-                                        const LaunchLimits& limits) {
+namespace {
+
+Status CheckParentName(const CgroupOptions& options) {
   if (options.parent_name.empty() || options.parent_name.find('/') != std::string::npos ||
       options.parent_name == "." || options.parent_name == "..") {
     return Error(ErrorCode::kInvalidArgument,
                  "cgroup parent name must be one plain name: '" + options.parent_name + "'");
   }
+  return OkStatus();
+}
+
+// The parent's folder in one hierarchy mounted at `mount`, where the caller sits at `own`.
+std::string ParentIn(const CgroupOptions& options, const std::string& mount,
+                     const std::string& own) {
+  return Join(mount, options.under_own_cgroup ? own : "/") + "/" + options.parent_name;
+}
+
+}  // namespace
+
+Status RemoveCgroupParent(const CgroupLayout& layout, const CgroupOptions& options) {
+  STOCKADE_RETURN_IF_ERROR(CheckParentName(options));
+  for (const auto& [mount, own] : {std::pair{layout.v2_mount, layout.v2_own},
+                                   std::pair{layout.pids_v1_mount, layout.pids_v1_own},
+                                   std::pair{layout.memory_v1_mount, layout.memory_v1_own}}) {
+    if (mount.empty()) continue;
+    const std::string dir = ParentIn(options, mount, own);
+    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && errno != EBUSY) {
+      return ErrnoError(ErrorCode::kOs, "rmdir cgroup " + dir, errno);
+    }
+  }
+  return OkStatus();
+}
+
+Expected<TreeCgroup> TreeCgroup::Create(const CgroupLayout& layout, const CgroupOptions& options,
+                                        const LaunchLimits& limits) {
+  STOCKADE_RETURN_IF_ERROR(CheckParentName(options));
   const std::string name =
       "run-" + std::to_string(::getpid()) + "-" + std::to_string(g_tree_counter.fetch_add(1));
   auto parent_in = [&](const std::string& mount, const std::string& own) {
-    return Join(mount, options.under_own_cgroup ? own : "/") + "/" + options.parent_name;
+    return ParentIn(options, mount, own);
   };
 
   TreeCgroup tree;

@@ -49,6 +49,12 @@ struct CgroupLayout {
 // Errors: kIo when they cannot be read; kUnsupported when no usable hierarchy is mounted.
 Expected<CgroupLayout> DetectCgroupLayout();
 
+// Removes the parent cgroup of `options` from every hierarchy of `layout`, for the owner of the
+// parent when it is done with it (the service at shutdown, a test at teardown). Trees still
+// living under it keep it: that is not an error (EBUSY is skipped), nor is a missing folder.
+// Errors: kInvalidArgument for a parent name that is not one plain name; kOs naming the folder.
+Status RemoveCgroupParent(const CgroupLayout& layout, const CgroupOptions& options);
+
 class TreeCgroup {
  public:
   // Creates the tree's cgroup in every hierarchy it needs and writes the limits of `limits`

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "audit/linux/audit_netlink.h"
+#include "runner/linux/cgroup.h"
 
 namespace stockade::audit::testing {
 namespace {
@@ -189,6 +190,11 @@ void CaptureTest::TearDown() {
   if (!base_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(base_, ec);
+  }
+  auto layout = runner::linux_os::DetectCgroupLayout();
+  if (layout.ok()) {
+    const Status removed = runner::linux_os::RemoveCgroupParent(*layout, options_.cgroup);
+    EXPECT_TRUE(removed.ok()) << removed.error().ToString();
   }
 }
 

@@ -205,16 +205,8 @@ void RunnerTest::TearDown() {
   // check that they are gone).
   auto layout = linux_os::DetectCgroupLayout();
   if (layout.ok()) {
-    const std::string name = "/" + options_.cgroup.parent_name;
-    for (const auto& [mount, own] : {std::pair{layout->v2_mount, layout->v2_own},
-                                     std::pair{layout->pids_v1_mount, layout->pids_v1_own},
-                                     std::pair{layout->memory_v1_mount, layout->memory_v1_own}}) {
-      if (mount.empty()) continue;
-      const std::string dir = mount + (own == "/" ? "" : own) + name;
-      if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) {
-        ADD_FAILURE() << "cannot remove test cgroup " << dir << ": " << std::strerror(errno);
-      }
-    }
+    const Status removed = linux_os::RemoveCgroupParent(*layout, options_.cgroup);
+    EXPECT_TRUE(removed.ok()) << removed.error().ToString();
   }
 }
 
