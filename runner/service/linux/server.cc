@@ -203,7 +203,11 @@ void RunSession(const ServerOptions& options, int fd, const Caller& caller,
   // From here on the temp folder is removed whatever happens.
   struct TempGuard {
     std::string dir;
-    ~TempGuard() { RemoveTree(dir); }
+    void Remove() {
+      RemoveTree(dir);
+      dir.clear();
+    }
+    ~TempGuard() { Remove(); }
   } temp_guard{*temp};
 
   SpecInputs in;
@@ -354,6 +358,8 @@ void RunSession(const ServerOptions& options, int fd, const Caller& caller,
     }
   }
   auto status = tree->Wait();
+  // The tree is gone: its temp folder goes before the client hears the end of the run.
+  temp_guard.Remove();
   if (!status.ok()) {
     record_end(audit::ExitStatus{});
     logger->error("session {}: {}", *session, status.error().ToString());
@@ -452,6 +458,11 @@ void Server::Stop() {
     ::unlink(options_.socket_path.c_str());
     listen_fd_.Reset();
   }
+  // Every tree is gone: the parent cgroup the launcher made for them goes too.
+  auto layout = runner::linux_os::DetectCgroupLayout();
+  const Status removed =
+      layout.ok() ? runner::linux_os::RemoveCgroupParent(*layout, options_.cgroup) : OkStatus();
+  if (!removed.ok()) log::Logger()->warn("{}", removed.error().ToString());
   log::Logger()->info("stockaded stopped");
 }
 
