@@ -18,6 +18,7 @@ struct ResidueScope {
   std::vector<std::string> groups;      // group names the journal created
   std::vector<std::string> nft_tables;  // Linux: nftables tables (family inet)
   std::vector<std::string> services;    // service names the journal registered
+  std::vector<std::string> cgroups;     // Linux: the runner's cgroup parent folders
   std::vector<std::string> sids;        // Windows: SIDs the journal granted (the write SID)
   std::vector<std::string> paths;       // granted workspaces and the state folder
   std::string state_dir;                // the state folder (Linux: the service's pidfile)

@@ -118,6 +118,8 @@ Expected<ResidueScope> ScopeFromJournal(provision::Journal& journal, const std::
         // The step's default name: provision/win/service_step.h, provision/linux/service_step.h.
         const bool linux_os = provision::NativeTargetOs() == provision::TargetOs::kLinux;
         AddUnique(scope.services, ParamOr(spec, "name", linux_os ? "stockaded" : "Stockade"));
+        // The service's trees live under this cgroup parent (runner/linux/cgroup.h).
+        if (linux_os) AddUnique(scope.cgroups, "stockade");
       } else if (spec.kind == provision::kind::kAuditPolicy) {
         scope.audit_policy = true;
       } else if (spec.kind == provision::kind::kWriteSid) {

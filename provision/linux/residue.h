@@ -1,6 +1,6 @@
 // The Linux residue scan: after an uninstall (or any rollback), proves that nothing of a prefix
 // is left, or lists exactly what is: accounts, our nftables table, ACL entries naming our ids,
-// files still owned by our ids.
+// files still owned by our ids, live processes of our ids and the runner's cgroup folders.
 #ifndef STOCKADE_PROVISION_LINUX_RESIDUE_H_
 #define STOCKADE_PROVISION_LINUX_RESIDUE_H_
 
@@ -25,13 +25,17 @@ struct ResidueQuery {
   // still present with our prefix are added automatically.
   std::vector<uid_t> uids;
   std::vector<gid_t> gids;
-  bool owned_files = true;          // also report nodes owned by those ids
+  bool owned_files = true;  // also report nodes owned by those ids
+  // Cgroup folders the runner creates for its trees (runner/linux/cgroup.h parent_name): looked
+  // for at the top of the cgroup2 mount and of every v1 hierarchy under `cgroup_root`.
+  std::vector<std::string> cgroup_names;
+  std::string cgroup_root = "/sys/fs/cgroup";
   std::size_t max_findings = 1000;  // stop scanning trees after this many
 };
 
 struct ResidueFinding {
   std::string kind;     // "user", "group", "shadow", "gshadow", "subid", "nft_table",
-                        // "acl_entry", "owned_file"
+                        // "acl_entry", "owned_file", "process", "cgroup"
   std::string subject;  // the account, table or path
   std::string detail;   // what exactly is left
 };

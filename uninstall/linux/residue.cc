@@ -28,6 +28,7 @@ Expected<std::vector<ResidueItem>> ScanResidue(const ResidueScope& scope,
   query.prefix = scope.prefix;
   query.nft_tables = scope.nft_tables;
   query.paths = scope.paths;
+  query.cgroup_names = scope.cgroups;
   try {
     for (const auto& uid : ids.value("uids", nlohmann::json::array())) {
       query.uids.push_back(uid.get<uid_t>());

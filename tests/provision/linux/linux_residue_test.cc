@@ -1,9 +1,15 @@
 // The residue scan finds each kind of leftover, and nothing once everything is undone.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <filesystem>
 #include <set>
+#include <thread>
 
 #include "provision/linux/residue.h"
 #include "tests/provision/linux/linux_steps_test_support.h"
@@ -64,6 +70,67 @@ TEST(LinuxResidueTest, FindsAccountsTableAndAclEntriesThenNothingAfterUndo) {
   ASSERT_EQ(found->size(), 1u);
   EXPECT_EQ((*found)[0].kind, "acl_entry");
   EXPECT_EQ((*found)[0].subject, ws + "/f");
+}
+
+// A process still running as a journaled uid and a cgroup folder of the runner are residue; once
+// the process is gone and the folder removed, the scan is clean again.
+TEST(LinuxResidueTest, FindsLiveProcessOfOurUidAndOurCgroupFolder) {
+  if (!testing::IsRoot()) GTEST_SKIP() << "needs root";
+  const std::string prefix = testing::UniquePrefix();
+  // A uid no account has: the scan compares numbers (the account may already be deleted).
+  const uid_t uid = 1900000000u + static_cast<uid_t>(getpid() % 100000);
+  const std::string cgroup_name = prefix + "-cg";
+  // A real cgroup: the first hierarchy mounted under /sys/fs/cgroup that accepts a folder.
+  std::string cgroup_dir;
+  for (const auto& top : std::filesystem::directory_iterator("/sys/fs/cgroup")) {
+    if (!top.is_directory()) continue;
+    const std::string dir = top.path().string() + "/" + cgroup_name;
+    if (mkdir(dir.c_str(), 0755) == 0) {
+      cgroup_dir = dir;
+      break;
+    }
+  }
+  if (cgroup_dir.empty() && mkdir(("/sys/fs/cgroup/" + cgroup_name).c_str(), 0755) == 0) {
+    cgroup_dir = "/sys/fs/cgroup/" + cgroup_name;
+  }
+  ASSERT_FALSE(cgroup_dir.empty()) << "no cgroup hierarchy accepted a folder";
+
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(ready[0]);
+    if (setresgid(uid, uid, uid) != 0 || setresuid(uid, uid, uid) != 0) _exit(1);
+    (void)!write(ready[1], "x", 1);
+    pause();
+    _exit(0);
+  }
+  close(ready[1]);
+  char byte = 0;
+  const bool started = read(ready[0], &byte, 1) == 1;
+  close(ready[0]);
+
+  ResidueQuery q;
+  q.prefix = prefix;
+  q.uids = {uid};
+  q.cgroup_names = {cgroup_name};
+  auto found = ScanResidue(q);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  rmdir(cgroup_dir.c_str());
+  ASSERT_TRUE(started) << "the child could not take the uid";
+  ASSERT_TRUE(found.ok()) << found.error().ToString();
+  std::set<std::string> seen;
+  for (const ResidueFinding& f : *found) seen.insert(f.kind + " " + f.subject);
+  EXPECT_EQ(seen.count("process " + std::to_string(child)), 1u);
+  EXPECT_EQ(seen.count("cgroup " + cgroup_dir), 1u);
+  EXPECT_EQ(found->size(), 2u);
+
+  found = ScanResidue(q);
+  ASSERT_TRUE(found.ok()) << found.error().ToString();
+  for (const ResidueFinding& f : *found)
+    ADD_FAILURE() << f.kind << " " << f.subject << ": " << f.detail;
 }
 
 }  // namespace
