@@ -39,10 +39,18 @@ class TcpConnection {
   bool valid() const;
 
  private:
-  explicit TcpConnection(std::intptr_t handle) : handle_(handle) {}
-  void Close();
+  // -1 is both an invalid fd and INVALID_SOCKET (~0) as an intptr_t.
+  static constexpr std::intptr_t kInvalidHandle = -1;
 
-  std::intptr_t handle_;  // fd on Linux, SOCKET on Windows; -1 / INVALID_SOCKET when closed
+  explicit TcpConnection(std::intptr_t handle) : handle_(handle) {}
+  // Closes the handle (per OS) and leaves kInvalidHandle.
+  void Close();
+  // "host:port", with brackets around an IPv6 literal, for error messages.
+  static std::string Where(const std::string& host, std::uint16_t port);
+  // A timeout as the int milliseconds poll/select take, clamped to [0, 2^30].
+  static int Millis(std::chrono::milliseconds ms);
+
+  std::intptr_t handle_;  // fd on Linux, SOCKET on Windows; kInvalidHandle when closed
 };
 
 }  // namespace stockade::audit::syslog

@@ -15,18 +15,7 @@ namespace stockade::audit::syslog {
 
 namespace {
 
-constexpr std::intptr_t kInvalid = -1;
-
-std::string Where(const std::string& host, std::uint16_t port) {
-  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-         std::to_string(port);
-}
-
 int Fd(std::intptr_t h) { return static_cast<int>(h); }
-
-int Millis(std::chrono::milliseconds ms) {
-  return static_cast<int>(std::max<std::int64_t>(0, std::min<std::int64_t>(ms.count(), 1 << 30)));
-}
 
 }  // namespace
 
@@ -86,27 +75,10 @@ Expected<TcpConnection> TcpConnection::Connect(const std::string& host, std::uin
   return last;
 }
 
-TcpConnection::TcpConnection(TcpConnection&& other) noexcept : handle_(other.handle_) {
-  other.handle_ = kInvalid;
-}
-
-TcpConnection& TcpConnection::operator=(TcpConnection&& other) noexcept {
-  if (this != &other) {
-    Close();
-    handle_ = other.handle_;
-    other.handle_ = kInvalid;
-  }
-  return *this;
-}
-
-TcpConnection::~TcpConnection() { Close(); }
-
 void TcpConnection::Close() {
-  if (handle_ != kInvalid) ::close(Fd(handle_));
-  handle_ = kInvalid;
+  if (handle_ != kInvalidHandle) ::close(Fd(handle_));
+  handle_ = kInvalidHandle;
 }
-
-bool TcpConnection::valid() const { return handle_ != kInvalid; }
 
 Status TcpConnection::SendAll(std::string_view data, std::chrono::milliseconds timeout) {
   if (!valid()) return Error(ErrorCode::kIo, "sending to syslog receiver: not connected");

@@ -12,13 +12,6 @@ namespace stockade::audit::syslog {
 
 namespace {
 
-constexpr std::intptr_t kInvalid = static_cast<std::intptr_t>(INVALID_SOCKET);
-
-std::string Where(const std::string& host, std::uint16_t port) {
-  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-         std::to_string(port);
-}
-
 SOCKET Sock(std::intptr_t h) { return static_cast<SOCKET>(h); }
 
 Error WsaError(ErrorCode code, std::string context, int err) {
@@ -37,10 +30,6 @@ Status EnsureWinsock() {
   });
   if (result != 0) return WsaError(ErrorCode::kOs, "WSAStartup", result);
   return OkStatus();
-}
-
-int Millis(std::chrono::milliseconds ms) {
-  return static_cast<int>(std::max<std::int64_t>(0, std::min<std::int64_t>(ms.count(), 1 << 30)));
 }
 
 Status SetBlocking(SOCKET s, bool blocking) {
@@ -120,27 +109,10 @@ Expected<TcpConnection> TcpConnection::Connect(const std::string& host, std::uin
   return last;
 }
 
-TcpConnection::TcpConnection(TcpConnection&& other) noexcept : handle_(other.handle_) {
-  other.handle_ = kInvalid;
-}
-
-TcpConnection& TcpConnection::operator=(TcpConnection&& other) noexcept {
-  if (this != &other) {
-    Close();
-    handle_ = other.handle_;
-    other.handle_ = kInvalid;
-  }
-  return *this;
-}
-
-TcpConnection::~TcpConnection() { Close(); }
-
 void TcpConnection::Close() {
-  if (handle_ != kInvalid) ::closesocket(Sock(handle_));
-  handle_ = kInvalid;
+  if (handle_ != kInvalidHandle) ::closesocket(Sock(handle_));
+  handle_ = kInvalidHandle;
 }
-
-bool TcpConnection::valid() const { return handle_ != kInvalid; }
 
 Status TcpConnection::SendAll(std::string_view data, std::chrono::milliseconds timeout) {
   if (!valid()) return Error(ErrorCode::kIo, "sending to syslog receiver: not connected");
