@@ -21,15 +21,27 @@ class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}
   void U8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  // Multi-byte integers are built in a small buffer and appended at once: one capacity check
+  // per field rather than per byte (the encoding runs for every recorded event).
   void U32(std::uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) U8(static_cast<std::uint8_t>(v >> shift));
+    char b[4];
+    for (int i = 3; i >= 0; --i, v >>= 8) b[i] = static_cast<char>(v & 0xFF);
+    out_.append(b, sizeof b);
   }
   void I64(std::int64_t value) {
-    const auto v = static_cast<std::uint64_t>(value);
-    for (int shift = 56; shift >= 0; shift -= 8) U8(static_cast<std::uint8_t>(v >> shift));
+    auto v = static_cast<std::uint64_t>(value);
+    char b[8];
+    for (int i = 7; i >= 0; --i, v >>= 8) b[i] = static_cast<char>(v & 0xFF);
+    out_.append(b, sizeof b);
   }
   void Str(std::string_view s) {
     U32(static_cast<std::uint32_t>(s.size()));
+    out_.append(s);
+  }
+  // Str(), noting where the bytes of `s` landed.
+  void Str(std::string_view s, CanonicalSpan& where) {
+    U32(static_cast<std::uint32_t>(s.size()));
+    where = {out_.size(), s.size()};
     out_.append(s);
   }
   void StrList(const std::vector<std::string>& list) {
@@ -212,18 +224,23 @@ Status ValidateEvent(const Event& event) {
   return OkStatus();
 }
 
-std::string EncodeCanonical(const Event& event) {
+std::string EncodeCanonical(const Event& event) { return EncodeCanonical(event, nullptr); }
+
+std::string EncodeCanonical(const Event& event, CanonicalLayout* layout) {
+  CanonicalLayout ignored;
+  CanonicalLayout& where = layout != nullptr ? *layout : ignored;
+  where = CanonicalLayout{};
   std::string out;
-  out.reserve(256);
+  out.reserve(512);  // most events fit: one allocation
   Writer w(out);
   w.U8(static_cast<std::uint8_t>(event.version));
   w.U8(static_cast<std::uint8_t>(event.kind()));
   w.I64(event.seq);
   w.I64(event.time);
   w.Str(event.host);
-  w.Str(event.session_id);
+  w.Str(event.session_id, where.session_id);
   std::visit(
-      [&w](const auto& b) {
+      [&w, &where](const auto& b) {
         using T = std::decay_t<decltype(b)>;
         if constexpr (std::is_same_v<T, SessionEvent>) {
           w.U8(static_cast<std::uint8_t>(b.phase));
@@ -244,7 +261,8 @@ std::string EncodeCanonical(const Event& event) {
           w.I64(b.pid);
           w.Str(b.parent_guid);
           w.I64(b.parent_pid);
-          w.Str(b.image);
+          w.Str(b.image, where.image);
+          where.has_image = true;
           w.StrList(b.argv);
           w.Str(b.cwd);
           w.I64(b.uid);
@@ -368,6 +386,23 @@ Expected<Event> DecodeCanonical(std::string_view bytes) {
   return event;
 }
 
+void PatchCanonicalSeq(std::string& canonical, std::int64_t seq) {
+  auto v = static_cast<std::uint64_t>(seq);
+  for (std::size_t i = kCanonicalSeqSize; i-- > 0;) {
+    canonical[kCanonicalSeqOffset + i] = static_cast<char>(v & 0xFF);
+    v >>= 8;
+  }
+}
+
+std::optional<std::int64_t> CanonicalSeq(std::string_view canonical) {
+  if (canonical.size() < kCanonicalSeqOffset + kCanonicalSeqSize) return std::nullopt;
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < kCanonicalSeqSize; ++i) {
+    v = (v << 8) | static_cast<std::uint8_t>(canonical[kCanonicalSeqOffset + i]);
+  }
+  return static_cast<std::int64_t>(v);
+}
+
 Expected<crypto::Sha256Digest> ChainHash(const crypto::Sha256Digest& prev_hash,
                                          std::string_view canonical) {
   auto hash = crypto::Sha256::Create();
@@ -375,6 +410,26 @@ Expected<crypto::Sha256Digest> ChainHash(const crypto::Sha256Digest& prev_hash,
   STOCKADE_RETURN_IF_ERROR(hash->Update(std::span<const std::uint8_t>(prev_hash)));
   STOCKADE_RETURN_IF_ERROR(hash->Update(canonical));
   return hash->Final();
+}
+
+Expected<crypto::Sha256Digest> ChainHasher::Hash(const crypto::Sha256Digest& prev_hash,
+                                                 std::string_view canonical) {
+  auto run = [&]() -> Expected<crypto::Sha256Digest> {
+    if (hash_) {
+      STOCKADE_RETURN_IF_ERROR(hash_->Reset());
+    } else {
+      auto created = crypto::Sha256::Create();
+      if (!created.ok()) return created.error();
+      hash_.emplace(std::move(*created));
+    }
+    STOCKADE_RETURN_IF_ERROR(hash_->Update(std::span<const std::uint8_t>(prev_hash)));
+    STOCKADE_RETURN_IF_ERROR(hash_->Update(canonical));
+    return hash_->Final();
+  };
+  auto digest = run();
+  // After a failure the object may be in any state: start from a new one next time.
+  if (!digest.ok()) hash_.reset();
+  return digest;
 }
 
 }  // namespace stockade::audit

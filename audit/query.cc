@@ -1,5 +1,6 @@
 #include "audit/query.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <system_error>
@@ -29,10 +30,66 @@ bool HasSeparator(const std::string& s) {
   return s.find('/') != std::string::npos || s.find('\\') != std::string::npos;
 }
 
-// One segment's events matching `filter`, in seq order.
-Status QueryDb(sqlite::Database& db, const QueryFilter& filter, std::size_t& emitted,
-               const std::function<Status(const Event&)>& fn) {
-  std::string sql = "SELECT seq, data FROM events WHERE seq > ?1";
+// A range covering at most this share of a segment's time span is read through the time index.
+constexpr double kTimeIndexMaxShare = 0.125;
+
+// Filters that usually keep a small part of the events, and that the index entries answer.
+bool HasSelectiveFilter(const QueryFilter& filter) {
+  return !filter.session_id.empty() || !filter.identity.empty() || !filter.workspace.empty() ||
+         !filter.image.empty();
+}
+
+// Whether to read through events_filter (time, session_id, kind, image) rather than in seq
+// order. The index reads only the time range and tests the other filters in its entries,
+// fetching only matching rows; but they come in time order and must be sorted by seq
+// afterwards. Reading in seq order needs no sort and starts from after_seq at once (tail,
+// paging). So the index serves:
+//  - a time range covering a small share of the segment's time span (SQLite has no
+//    statistics to judge that; this estimates it from the segment's first and last event
+//    times, assuming events spread evenly: a wrong guess costs time, never results);
+//  - a session, identity, workspace or image filter read from the start: scanning the narrow
+//    index whole costs a fraction of scanning the table, and only the matches are sorted.
+// A version 1 archive has no events_filter: SQLite then picks among that file's own indexes.
+Expected<bool> UseTimeIndex(sqlite::Database& db, const QueryFilter& filter) {
+  if (HasSelectiveFilter(filter) && filter.after_seq == 0) return true;
+  if (!filter.since && !filter.until) return false;
+  // Two scalar subqueries: each min()/max() is one index seek, not a scan.
+  auto bounds = db.Prepare("SELECT (SELECT min(time) FROM events), (SELECT max(time) FROM events)");
+  if (!bounds.ok()) return bounds.error();
+  auto row = bounds->Step();
+  if (!row.ok()) return row.error();
+  if (!*row || bounds->IsNull(0)) return true;  // empty: either plan reads nothing
+  const double lo = static_cast<double>(bounds->Int(0));
+  const double hi = static_cast<double>(bounds->Int(1));
+  const double from = filter.since ? std::max(lo, static_cast<double>(*filter.since)) : lo;
+  const double to = filter.until ? std::min(hi, static_cast<double>(*filter.until)) : hi;
+  if (to <= from) return true;  // an empty range or one instant: the index finds it at once
+  return (to - from) <= kTimeIndexMaxShare * (hi - lo);
+}
+
+// Whether `db` has events_filter (a store or archive of schema version 2 or later).
+Expected<bool> HasFilterIndex(sqlite::Database& db) {
+  auto stmt =
+      db.Prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'events_filter'");
+  if (!stmt.ok()) return stmt.error();
+  return stmt->Step();
+}
+
+// How QueryDb reads the events table.
+enum class Access {
+  kSeqOrder,     // NOT INDEXED: by seq (the rowid), from after_seq
+  kFilterIndex,  // INDEXED BY events_filter
+  kPlanner,      // a version 1 file: SQLite chooses among its indexes
+};
+
+// The SQL of QueryDb's statement (parameters ?1..?8 as bound there). The access path is
+// pinned rather than left to the planner: without statistics it takes the seq order whenever
+// the time range is open on one side, because that spares the sort.
+std::string QuerySql(const QueryFilter& filter, Access access) {
+  std::string sql = "SELECT seq, data FROM events";
+  if (access == Access::kSeqOrder) sql += " NOT INDEXED";
+  if (access == Access::kFilterIndex) sql += " INDEXED BY events_filter";
+  sql += " WHERE seq > ?1";
   if (filter.since) sql += " AND time >= ?2";
   if (filter.until) sql += " AND time < ?3";
   if (filter.kind) sql += " AND kind = ?4";
@@ -54,7 +111,20 @@ Status QueryDb(sqlite::Database& db, const QueryFilter& filter, std::size_t& emi
     }
   }
   sql += " ORDER BY seq";
-  auto stmt = db.Prepare(sql);
+  return sql;
+}
+
+Expected<sqlite::Statement> PrepareQuery(sqlite::Database& db, const QueryFilter& filter,
+                                         const std::string& prefix = "") {
+  auto time_index = UseTimeIndex(db, filter);
+  if (!time_index.ok()) return time_index.error();
+  Access access = Access::kSeqOrder;
+  if (*time_index) {
+    auto has = HasFilterIndex(db);
+    if (!has.ok()) return has.error();
+    access = *has ? Access::kFilterIndex : Access::kPlanner;
+  }
+  auto stmt = db.Prepare(prefix + QuerySql(filter, access));
   if (!stmt.ok()) return stmt.error();
   STOCKADE_RETURN_IF_ERROR(stmt->Bind(1, filter.after_seq));
   if (filter.since) STOCKADE_RETURN_IF_ERROR(stmt->Bind(2, *filter.since));
@@ -76,6 +146,14 @@ Status QueryDb(sqlite::Database& db, const QueryFilter& filter, std::size_t& emi
     }
     STOCKADE_RETURN_IF_ERROR(stmt->Bind(8, image));
   }
+  return stmt;
+}
+
+// One segment's events matching `filter`, in seq order.
+Status QueryDb(sqlite::Database& db, const QueryFilter& filter, std::size_t& emitted,
+               const std::function<Status(const Event&)>& fn) {
+  auto stmt = PrepareQuery(db, filter);
+  if (!stmt.ok()) return stmt.error();
   while (filter.limit == 0 || emitted < filter.limit) {
     auto row = stmt->Step();
     if (!row.ok()) return row.error();
@@ -155,6 +233,19 @@ Expected<std::vector<Event>> AuditReader::Query(const QueryFilter& filter) {
   });
   if (!s.ok()) return s.error();
   return out;
+}
+
+Expected<std::vector<std::string>> AuditReader::ExplainQuery(const QueryFilter& filter) {
+  auto stmt = PrepareQuery(impl_->db, filter, "EXPLAIN QUERY PLAN ");
+  if (!stmt.ok()) return stmt.error();
+  std::vector<std::string> lines;
+  while (true) {
+    auto row = stmt->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    lines.push_back(stmt->Text(3));  // id, parent, notused, detail
+  }
+  return lines;
 }
 
 Expected<std::int64_t> AuditReader::HeadSeq() {

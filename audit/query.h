@@ -55,6 +55,11 @@ class AuditReader {
   // All matching events (ForEach into a vector).
   Expected<std::vector<Event>> Query(const QueryFilter& filter);
 
+  // How SQLite reads the active store for `filter`: the detail column of EXPLAIN QUERY PLAN,
+  // one line per step (e.g. "SEARCH events USING INDEX events_filter (time>? AND
+  // time<?)"). For diagnosing slow queries and for the tests that pin the indexes used.
+  Expected<std::vector<std::string>> ExplainQuery(const QueryFilter& filter);
+
   // The last committed sequence number in the active store (0 when none).
   Expected<std::int64_t> HeadSeq();
 

@@ -27,7 +27,9 @@ class Recorder {
 
   // Queues `event` and returns without waiting for the commit: for high-volume producers
   // (process and denial capture). The event is committed with the next batch (within the
-  // store's batch latency). A commit failure is reported by the next Flush() (and by every
+  // store's batch latency). When the store's in-memory queue is full (the disk is slower than
+  // the producers) the call blocks until there is room: producers are slowed, events are never
+  // dropped. A commit failure is reported by the next Flush() (and by every
   // later Record/RecordAsync until a batch commits again); events of a failed batch are lost
   // and counted in Stats().failed_events. Errors: kInvalidArgument as for Record(); the pending
   // failure; kInternal after Close().

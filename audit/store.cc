@@ -7,6 +7,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -53,10 +54,29 @@ struct Waiter {
   std::int64_t seq = 0;
 };
 
+// What the sessions table takes from a session event (two per session: kept apart so that
+// the far more numerous other events carry only a null pointer).
+struct SessionColumns {
+  SessionPhase phase = SessionPhase::kStart;
+  std::string identity;
+  std::string workspace;
+  std::string invoking_user;
+  TimeNs time = 0;  // start_time or end_time, by phase
+};
+
+// A queued event, already validated and encoded by its producer: `canonical` holds its bytes
+// with seq 0, which the writer patches (PatchCanonicalSeq) when it assigns the seq, and the
+// indexed columns are read from those bytes (layout). Encoding on the producers' threads, and
+// dropping the Event there, leaves the writer only the work that must be done in order: seq,
+// hash, insert.
 struct Pending {
-  Event event;
-  Waiter* waiter = nullptr;    // null for RecordAsync
-  std::function<void()> task;  // set instead of an event: run on the writer thread
+  std::string canonical;
+  CanonicalLayout layout;
+  TimeNs time = 0;
+  EventKind kind = EventKind::kProcess;
+  std::unique_ptr<SessionColumns> session;  // session events only
+  Waiter* waiter = nullptr;                 // null for RecordAsync
+  std::function<void()> task;               // set instead of an event: run on the writer thread
 };
 
 }  // namespace
@@ -86,11 +106,21 @@ struct Store::Impl {
   std::int64_t head_seq = 0;
   crypto::Sha256Digest head_hash{};
   TimeNs segment_first_time = 0;  // 0 = unknown / empty segment
+  ChainHasher hasher;             // the writer thread's
 
   mutable std::mutex mu;
-  std::condition_variable work_cv;
-  std::condition_variable done_cv;
+  std::condition_variable work_cv;   // the writer waits here for work
+  std::condition_variable done_cv;   // Record/Flush/task callers wait here for their batch
+  std::condition_variable space_cv;  // producers wait here while the queue is full
   std::deque<Pending> queue;
+  // Queued items that someone waits for (Record() callers and tasks): the writer commits at
+  // once when there is one, instead of waiting for the batch to fill. A count, so that the
+  // writer never scans the queue to find out.
+  std::size_t queued_urgent = 0;
+  std::size_t queued_tasks = 0;
+  // When the oldest queued event was queued: an async-only batch is committed when it is
+  // max_batch_latency old.
+  std::chrono::steady_clock::time_point oldest_queued_at;
   std::uint64_t enqueued = 0;          // items ever queued
   std::uint64_t processed = 0;         // items ever taken out and finished (committed or failed)
   std::optional<Error> pending_error;  // first async failure since the last Flush
@@ -103,10 +133,12 @@ struct Store::Impl {
   Status PrepareStatements();
   Status FinishInterruptedRotation();
   void WriterLoop();
-  Status CommitBatch(std::vector<Pending>& batch);
+  Status CommitBatch(std::deque<Pending>& batch);
   Expected<SealInfo> RotateNow();
   Expected<int> RetentionNow(TimeNs now);
   Status Enqueue(Pending pending);
+  // Validates and encodes `event` into `pending` (on the caller's thread).
+  Status EncodeInto(Event event, Pending& pending);
   Status PrepareEvent(Event& event);
   std::string host;
 };
@@ -154,6 +186,8 @@ Status Store::Impl::Initialise() {
   open.synchronous =
       options.sync_every_batch ? sqlite::Synchronous::kFull : sqlite::Synchronous::kNormal;
   open.foreign_keys = false;
+  open.page_size = options.page_size;
+  open.cache_size_kib = options.cache_size_kib;
   auto database = sqlite::Database::Open(options.path, open);
   if (!database.ok()) return database.error().Wrap("opening the audit store");
   db.emplace(std::move(*database));
@@ -326,22 +360,49 @@ Status Store::Impl::PrepareEvent(Event& event) {
   return ValidateEvent(event);
 }
 
-Status Store::Impl::Enqueue(Pending pending) {
-  std::lock_guard lock(mu);
-  if (closed || stopping) {
-    return Error(ErrorCode::kInternal, "audit store " + options.path + " is closed");
+Status Store::Impl::EncodeInto(Event event, Pending& pending) {
+  STOCKADE_RETURN_IF_ERROR(PrepareEvent(event));
+  pending.canonical = EncodeCanonical(event, &pending.layout);
+  pending.time = event.time;
+  pending.kind = event.kind();
+  if (auto* s = std::get_if<SessionEvent>(&event.body)) {
+    pending.session = std::make_unique<SessionColumns>(SessionColumns{
+        s->phase, std::move(s->identity), std::move(s->workspace), std::move(s->invoking_user),
+        s->phase == SessionPhase::kStart ? s->start_time : s->end_time});
   }
+  return OkStatus();
+}
+
+Status Store::Impl::Enqueue(Pending pending) {
+  const bool urgent = pending.waiter != nullptr || static_cast<bool>(pending.task);
+  std::unique_lock lock(mu);
+  auto closed_error = [&] {
+    return Error(ErrorCode::kInternal, "audit store " + options.path + " is closed");
+  };
+  if (closed || stopping) return closed_error();
+  if (!pending.task && queue.size() >= options.max_queued_events) {
+    // Backpressure, never loss: a producer faster than the disk waits for room.
+    space_cv.wait(lock,
+                  [&] { return stopping || closed || queue.size() < options.max_queued_events; });
+    if (closed || stopping) return closed_error();
+  }
+  const bool was_empty = queue.empty();
+  if (was_empty) oldest_queued_at = std::chrono::steady_clock::now();
   queue.push_back(std::move(pending));
   ++enqueued;
-  work_cv.notify_one();
+  if (urgent) ++queued_urgent;
+  if (queue.back().task) ++queued_tasks;
+  // Wake the writer only when it has a reason to act: it sleeps on an empty queue, or waits for
+  // a batch to fill (then an urgent item or a full batch ends the wait; otherwise its deadline
+  // does). Waking it per event would cost a context switch per event.
+  if (was_empty || urgent || queue.size() == options.max_batch_events) work_cv.notify_one();
   return OkStatus();
 }
 
 Expected<std::int64_t> Store::Record(Event event) {
-  STOCKADE_RETURN_IF_ERROR(impl_->PrepareEvent(event));
   Waiter waiter;
   Pending p;
-  p.event = std::move(event);
+  STOCKADE_RETURN_IF_ERROR(impl_->EncodeInto(std::move(event), p));
   p.waiter = &waiter;
   STOCKADE_RETURN_IF_ERROR(impl_->Enqueue(std::move(p)));
   std::unique_lock lock(impl_->mu);
@@ -351,13 +412,12 @@ Expected<std::int64_t> Store::Record(Event event) {
 }
 
 Status Store::RecordAsync(Event event) {
-  STOCKADE_RETURN_IF_ERROR(impl_->PrepareEvent(event));
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->pending_error) return *impl_->pending_error;
   }
   Pending p;
-  p.event = std::move(event);
+  STOCKADE_RETURN_IF_ERROR(impl_->EncodeInto(std::move(event), p));
   return impl_->Enqueue(std::move(p));
 }
 
@@ -379,6 +439,7 @@ Status Store::Close() {
     if (impl_->closed) return OkStatus();
     impl_->stopping = true;
     impl_->work_cv.notify_all();
+    impl_->space_cv.notify_all();
   }
   if (impl_->writer.joinable()) impl_->writer.join();
   std::optional<Error> err;
@@ -403,31 +464,39 @@ Status Store::Close() {
 }
 
 void Store::Impl::WriterLoop() {
-  std::vector<Pending> batch;
+  std::deque<Pending> batch;
   while (true) {
     {
       std::unique_lock lock(mu);
       work_cv.wait(lock, [&] { return stopping || !queue.empty(); });
       if (queue.empty() && stopping) return;
-      // Async-only trickle: give the batch a moment to fill, so that a stream of capture events
-      // costs one commit per batch rather than one per event. A synchronous Record() caller
-      // (a session about to start) is never made to wait for this.
-      const auto deadline = std::chrono::steady_clock::now() + options.max_batch_latency;
-      auto has_waiter = [&] {
-        return std::any_of(queue.begin(), queue.end(),
-                           [](const Pending& p) { return p.waiter != nullptr || p.task; });
-      };
-      while (!stopping && queue.size() < options.max_batch_events && !has_waiter()) {
-        if (work_cv.wait_until(lock, deadline) == std::cv_status::timeout) break;
+      // Async-only trickle: give the batch until its oldest event is max_batch_latency old to
+      // fill, so that a stream of capture events costs one commit per batch rather than one
+      // per event. A Record() caller or a task is never made to wait for this.
+      if (!stopping && queued_urgent == 0 && queue.size() < options.max_batch_events) {
+        work_cv.wait_until(lock, oldest_queued_at + options.max_batch_latency, [&] {
+          return stopping || queued_urgent > 0 || queue.size() >= options.max_batch_events;
+        });
       }
-      // Take events up to the batch size, stopping before a task (it runs alone, after the
-      // events queued ahead of it are committed).
-      while (!queue.empty() && batch.size() < options.max_batch_events) {
-        if (queue.front().task && !batch.empty()) break;
-        batch.push_back(std::move(queue.front()));
-        queue.pop_front();
-        if (batch.back().task) break;
+      if (queued_tasks == 0 && queue.size() <= options.max_batch_events) {
+        batch.swap(queue);  // the common case: everything queued, without moving each item
+      } else {
+        // Events up to the batch size, stopping before a task (it runs alone, after the
+        // events queued ahead of it are committed).
+        while (!queue.empty() && batch.size() < options.max_batch_events) {
+          if (queue.front().task && !batch.empty()) break;
+          batch.push_back(std::move(queue.front()));
+          queue.pop_front();
+          if (batch.back().task) break;
+        }
       }
+      for (const Pending& p : batch) {
+        if (p.waiter != nullptr || p.task) --queued_urgent;
+        if (p.task) --queued_tasks;
+      }
+      // What is left was queued while earlier items waited: its latency counts from now.
+      if (!queue.empty()) oldest_queued_at = std::chrono::steady_clock::now();
+      space_cv.notify_all();
     }
     Status status;
     if (batch.size() == 1 && batch.front().task) {
@@ -470,7 +539,7 @@ void Store::Impl::WriterLoop() {
   }
 }
 
-Status Store::Impl::CommitBatch(std::vector<Pending>& batch) {
+Status Store::Impl::CommitBatch(std::deque<Pending>& batch) {
   // A statement left mid-step by a failed batch would refuse new bindings: start clean.
   for (auto* stmt : {&insert_event, &session_start, &session_end, &set_meta}) {
     (void)(*stmt)->Reset();
@@ -483,38 +552,38 @@ Status Store::Impl::CommitBatch(std::vector<Pending>& batch) {
   seqs.reserve(batch.size());
   TimeNs first_time = segment_first_time;
   for (Pending& p : batch) {
-    Event& e = p.event;
-    e.seq = ++seq;
-    const std::string canonical = EncodeCanonical(e);
-    auto hash = ChainHash(prev, canonical);
+    const std::int64_t this_seq = ++seq;
+    std::string& canonical = p.canonical;
+    PatchCanonicalSeq(canonical, this_seq);
+    auto hash = hasher.Hash(prev, canonical);
     if (!hash.ok()) return hash.error();
-    const EventKind kind = e.kind();
-    const auto* process = std::get_if<ProcessEvent>(&e.body);
+    const std::string_view bytes = canonical;
     sqlite::Statement& ins = *insert_event;
-    STOCKADE_RETURN_IF_ERROR(ins.Bind(1, e.seq));
-    STOCKADE_RETURN_IF_ERROR(ins.Bind(2, e.time));
-    STOCKADE_RETURN_IF_ERROR(ins.Bind(3, static_cast<int>(kind)));
-    STOCKADE_RETURN_IF_ERROR(ins.Bind(4, e.session_id));
-    if (process != nullptr) {
-      STOCKADE_RETURN_IF_ERROR(ins.Bind(5, process->image));
+    STOCKADE_RETURN_IF_ERROR(ins.Bind(1, this_seq));
+    STOCKADE_RETURN_IF_ERROR(ins.Bind(2, p.time));
+    STOCKADE_RETURN_IF_ERROR(ins.Bind(3, static_cast<int>(p.kind)));
+    STOCKADE_RETURN_IF_ERROR(ins.Bind(4, p.layout.session_id.In(bytes)));
+    if (p.layout.has_image) {
+      STOCKADE_RETURN_IF_ERROR(ins.Bind(5, p.layout.image.In(bytes)));
     } else {
       STOCKADE_RETURN_IF_ERROR(ins.BindNull(5));
     }
-    STOCKADE_RETURN_IF_ERROR(ins.Bind(6, sqlite::Blob(canonical.begin(), canonical.end())));
-    STOCKADE_RETURN_IF_ERROR(ins.Bind(7, schema::BlobFromDigest(prev)));
-    STOCKADE_RETURN_IF_ERROR(ins.Bind(8, schema::BlobFromDigest(*hash)));
+    STOCKADE_RETURN_IF_ERROR(ins.BindBlob(
+        6, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(canonical.data()),
+                                         canonical.size())));
+    STOCKADE_RETURN_IF_ERROR(ins.BindBlob(7, prev));
+    STOCKADE_RETURN_IF_ERROR(ins.BindBlob(8, *hash));
     Status run = ins.Run();
-    if (!run.ok()) return run.error().Wrap("recording audit event #" + std::to_string(e.seq));
-    if (const auto* s = std::get_if<SessionEvent>(&e.body)) {
+    if (!run.ok()) return run.error().Wrap("recording audit event #" + std::to_string(this_seq));
+    if (const SessionColumns* s = p.session.get()) {
       sqlite::Statement& st = s->phase == SessionPhase::kStart ? *session_start : *session_end;
-      const TimeNs t = s->phase == SessionPhase::kStart ? s->start_time : s->end_time;
-      STOCKADE_RETURN_IF_ERROR(
-          st.BindAll(e.session_id, s->identity, s->workspace, s->invoking_user, t, e.seq));
+      STOCKADE_RETURN_IF_ERROR(st.BindAll(p.layout.session_id.In(bytes), s->identity, s->workspace,
+                                          s->invoking_user, s->time, this_seq));
       STOCKADE_RETURN_IF_ERROR(st.Run());
     }
-    if (first_time == 0) first_time = e.time;
+    if (first_time == 0) first_time = p.time;
     prev = *hash;
-    seqs.push_back(e.seq);
+    seqs.push_back(this_seq);
   }
   sqlite::Statement& meta = *set_meta;
   STOCKADE_RETURN_IF_ERROR(meta.BindAll(std::string(schema::kMetaHeadSeq), std::to_string(seq)));

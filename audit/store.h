@@ -18,7 +18,7 @@
 namespace stockade::audit {
 
 // The schema version stamped in PRAGMA user_version of the store and of every archive.
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;
 
 // File names inside the audit folder (<state_dir>/audit by default).
 inline constexpr char kStoreFileName[] = "audit.db";
@@ -33,14 +33,25 @@ struct StoreOptions {
   std::string path;  // the active store file (UTF-8); its folder is created if missing
   // Host name recorded in events that leave Event::host empty; "" = ask the OS.
   std::string host;
-  // Batching: the writer commits when this many events are queued or the oldest queued event
-  // has waited this long, whichever comes first. Record() callers wait for that commit.
+  // Batching (group commit): the writer takes everything queued, up to max_batch_events, into
+  // one transaction. It commits at once when a Record() caller (or a Rotate/ApplyRetention) is
+  // waiting; when only RecordAsync events are queued it waits until the batch is full or its
+  // oldest event has waited max_batch_latency, whichever comes first.
   std::size_t max_batch_events = 4096;
   std::chrono::milliseconds max_batch_latency{10};
+  // At most this many events wait in memory; beyond it Record/RecordAsync block until the
+  // writer has taken a batch (backpressure: a producer faster than the disk is slowed down,
+  // never dropped). Bounds what a crash of the process can lose (see "Durability" below).
+  std::size_t max_queued_events = 65536;
   // Durability: true = synchronous=FULL (the WAL is fsynced at every batch commit: an event
   // whose Record() returned survives power loss); false = NORMAL (survives a crash of the
   // service, may lose the last batches on power loss). The service uses true.
   bool sync_every_batch = true;
+  // SQLite tuning for an append-mostly log. page_size applies when the store file is created
+  // (16 KiB pages: fewer pages per batch to write into the WAL, fewer B-tree levels); the page
+  // cache keeps the index pages that the next batch appends to in memory.
+  int page_size = 16384;
+  int cache_size_kib = 65536;
   // Automatic rotation, checked after each batch: seal the active segment when it holds this
   // many events (0 = no limit) or its first event is older than this (0 = no limit).
   std::int64_t rotate_after_events = 0;
@@ -89,6 +100,20 @@ class Store final : public Recorder {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
+  // Durability contract (with sync_every_batch, the service's setting):
+  // - Record() returns the event's seq once the batch holding it is committed and the WAL is
+  //   fsynced: the event survives a crash of the process and a power loss. Concurrent Record()
+  //   callers share one commit (group commit), so each pays one fsync per batch, not per event.
+  // - RecordAsync() returns once the event is validated, encoded and queued. It is committed in
+  //   the next batch (within max_batch_latency, or sooner when the batch fills); it is durable
+  //   once Flush() returns OK, or once a Record() call made after it returned (batches commit
+  //   in queue order). A crash before that loses at most the queued events not yet committed
+  //   (at most max_queued_events plus one batch), never part of a batch: a batch is one
+  //   transaction, and the chain head advances with it, so what survives always verifies.
+  // - A failed batch (disk full, I/O error) records none of its events: its Record() callers
+  //   get the error; RecordAsync() and Flush() return it afterwards.
+  // Errors (all three): kInvalidArgument for an event ValidateEvent refuses (nothing queued);
+  // kInternal after Close(); the batch's database error.
   Expected<std::int64_t> Record(Event event) override;
   Status RecordAsync(Event event) override;
   Status Flush() override;

@@ -1,7 +1,9 @@
 #include "audit/verify.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
+#include <span>
 #include <system_error>
 #include <utility>
 
@@ -28,16 +30,15 @@ std::string PathU8(const fs::path& p) {
 
 std::string Num(std::int64_t n) { return "#" + std::to_string(n); }
 
-std::string_view AsView(const sqlite::Blob& b) {
+std::string_view AsView(std::span<const std::uint8_t> b) {
   return std::string_view(reinterpret_cast<const char*>(b.data()), b.size());
 }
 
-// The seq inside canonical bytes (offset 2, 8 bytes big-endian), without decoding the rest.
-std::optional<std::int64_t> EmbeddedSeq(const sqlite::Blob& data) {
-  if (data.size() < 10) return std::nullopt;
-  std::uint64_t v = 0;
-  for (std::size_t i = 2; i < 10; ++i) v = (v << 8) | data[i];
-  return static_cast<std::int64_t>(v);
+std::optional<crypto::Sha256Digest> DigestFromView(std::span<const std::uint8_t> b) {
+  if (b.size() != crypto::kSha256Size) return std::nullopt;
+  crypto::Sha256Digest out{};
+  std::copy(b.begin(), b.end(), out.begin());
+  return out;
 }
 
 // What a segment must hold: its first seq, the hash its first event chains from, and (when
@@ -84,14 +85,16 @@ class SegmentVerifier {
         sessions[carried->Text(0)].carried = true;
       }
     }
+    // One pass over the rows with views into SQLite's row buffer (nothing copied but the two
+    // digests), one chain hash per event when the row is intact.
     while (true) {
       auto row = stmt->Step();
       if (!row.ok()) return row.error();
       if (!*row) break;
       const std::int64_t seq = stmt->Int(0);
-      const sqlite::Blob data = stmt->BlobValue(5);
-      const auto prev_col = schema::DigestFromBlob(stmt->BlobValue(6));
-      const auto hash_col = schema::DigestFromBlob(stmt->BlobValue(7));
+      const std::string_view data = AsView(stmt->BlobView(5));
+      const auto prev_col = DigestFromView(stmt->BlobView(6));
+      const auto hash_col = DigestFromView(stmt->BlobView(7));
       if (seq < expected) {
         // Only possible before the segment's first event: rows that belong to no segment.
         return Break(seq, BreakKind::kInserted,
@@ -107,7 +110,7 @@ class SegmentVerifier {
                                " are missing (the chain jumps from " + Num(expected - 1) + " to " +
                                Num(seq) + ")");
       }
-      auto event = DecodeCanonical(AsView(data));
+      auto event = DecodeCanonical(data);
       if (!event.ok()) {
         return Break(seq, BreakKind::kModified,
                      "the stored bytes of event " + Num(seq) +
@@ -117,13 +120,17 @@ class SegmentVerifier {
         return Break(seq, BreakKind::kModified,
                      "the stored hashes of event " + Num(seq) + " are not 32 bytes");
       }
-      auto computed = ChainHash(prev, AsView(data));
+      auto computed = hasher_.Hash(prev, data);
       if (!computed.ok()) return computed.error();
       // Is the row internally consistent (its bytes hash, from the predecessor hash it names,
       // to its stored hash)? A row that moved intact (reordered, or renumbered around a
-      // deletion or an insertion) is; a row whose bytes changed is not.
-      auto own = ChainHash(*prev_col, AsView(data));
-      if (!own.ok()) return own.error();
+      // deletion or an insertion) is; a row whose bytes changed is not. When it names the
+      // expected predecessor (every intact row) that is the hash just computed.
+      Expected<crypto::Sha256Digest> own = computed;
+      if (*prev_col != prev) {
+        own = hasher_.Hash(*prev_col, data);
+        if (!own.ok()) return own.error();
+      }
       if (*own != *hash_col) {
         if (*computed == *hash_col) {
           return Break(seq, BreakKind::kModified,
@@ -177,9 +184,9 @@ class SegmentVerifier {
         column = "time";
       else if (stmt->Int(2) != static_cast<int>(event->kind()))
         column = "kind";
-      else if (stmt->Text(3) != event->session_id)
+      else if (stmt->IsNull(3) || stmt->TextView(3) != event->session_id)
         column = "session_id";
-      else if (process != nullptr ? (stmt->IsNull(4) || stmt->Text(4) != process->image)
+      else if (process != nullptr ? (stmt->IsNull(4) || stmt->TextView(4) != process->image)
                                   : !stmt->IsNull(4)) {
         column = "image";
       }
@@ -248,7 +255,7 @@ class SegmentVerifier {
       auto row = stmt.Step();
       if (!row.ok()) return row.error();
       if (!*row) return std::optional<std::int64_t>();
-      if (EmbeddedSeq(stmt.BlobValue(5)) == wanted) {
+      if (CanonicalSeq(AsView(stmt.BlobView(5))) == wanted) {
         return std::optional<std::int64_t>(stmt.Int(0));
       }
     }
@@ -313,6 +320,7 @@ class SegmentVerifier {
   sqlite::Database& db_;
   std::string file_;
   VerifyResult& result_;
+  ChainHasher hasher_;
 };
 
 bool SameSeal(const schema::Seal& a, const schema::Seal& b) {

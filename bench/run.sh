@@ -90,3 +90,49 @@ done
 printf '  digests agree: %s\n' "$ours"
 printf '  (the tools also start a process and read the file from the page cache: %s s for cat)\n' \
   "$read_wall"
+
+# Spawn storm: per-spawn cost of recording, sandboxed with audit vs without (Linux, root: kernel
+# audit rules, the launcher's identity switch). bench/audit/capture_bench.cc; BENCH_CAPTURE_ARGS
+# adds arguments (e.g. "--spawns 1000 --rounds 3").
+if [[ -z $exe && -x "$build/bench/audit/bench_audit_capture" ]]; then
+  echo
+  if [[ $(id -u) -eq 0 ]]; then
+    # shellcheck disable=SC2086  # word splitting of the arguments is wanted
+    "$build/bench/audit/bench_audit_capture" ${BENCH_CAPTURE_ARGS:-}
+  else
+    echo "(bench_audit_capture skipped: it needs root)"
+  fi
+fi
+
+# --- 3. Audit store: recording vs plain SQLite inserts, verify, query ------------------------
+echo
+audit_bench="$build/bench/audit/bench_audit_ingest$exe"
+if [[ -f "$audit_bench" ]]; then
+  # BENCH_AUDIT_ARGS adds arguments (e.g. "--events 200000" for a quick run, "--sync normal").
+  # The databases go to the temp folder made above (the system's disk, not tmpfs).
+  mkdir -p "$tmp/audit"
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
+  # shellcheck disable=SC2086  # BENCH_AUDIT_ARGS is a list of words
+  out=$("${run[@]}" "$audit_bench" --dir "$(path_arg "$tmp/audit")" ${BENCH_AUDIT_ARGS:-})
+  load_after=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
+  grep -v '^RESULT' <<<"$out"
+  result=$(grep '^RESULT' <<<"$out")
+  events=$(field events "$result")
+  printf 'audit store, %s events (load average %s before, %s after)\n' "$events" \
+    "$load_before" "$load_after"
+  printf '  %-44s %14s %14s\n' "" "events/s wall" "events/s CPU"
+  printf '  %-44s %14s %14s\n' "audit::Store (canonical, SHA-256 chain)" \
+    "$(field recorder_eps "$result")" \
+    "$(awk -v n="$events" -v s="$(field recorder_cpu_s "$result")" 'BEGIN { printf "%.0f", n / s }')"
+  printf '  %-44s %14s %14s\n' "plain SQLite inserts of the same rows" \
+    "$(field plain_eps "$result")" \
+    "$(awk -v n="$events" -v s="$(field plain_cpu_s "$result")" 'BEGIN { printf "%.0f", n / s }')"
+  printf '  %-44s %14s %14s\n' "  ratio store / plain (goal >= 0.5)" "$(field ratio "$result")" \
+    "$(field cpu_ratio "$result")"
+  printf '  verify: %s s wall, %s s CPU (goal < 2 s for 1,000,000 events)\n' \
+    "$(field verify_s "$result")" "$(field verify_cpu_s "$result")"
+  printf '  query by workspace and time range: %s ms median (goal < 10 ms)\n' \
+    "$(field query_ms "$result")"
+else
+  echo "($audit_bench not built: audit store benchmark skipped)"
+fi

@@ -1,8 +1,9 @@
 // Benchmark: recording audit events through audit::Store (canonical encoding, SHA-256 chain,
 // writer thread, batched WAL commits) versus plain SQLite inserts of the same rows (same schema
-// and indexes, same batch size, same synchronous setting, hashes not computed), in the same run
-// on the same disk. Then verification of the whole chain, and a query by workspace and time
-// range, on the store just written.
+// and indexes, same page size and page cache, same batch size, same synchronous setting, bytes
+// encoded before the clock starts, hashes not computed), in the same run on the same disk. Then
+// verification of the whole chain, and a query by workspace and time range, on the store just
+// written. bench/run.sh runs it and prints the ratios with the load average.
 //
 //   bench_audit_ingest [--events N] [--batch N] [--sync full|normal] [--dir D]
 //
@@ -109,9 +110,13 @@ void Die(const std::string& what) {
 // through the raw C API, into a database with the store's schema.
 Timing PlainInsert(const std::string& path, const std::vector<audit::Event>& events,
                    const Config& cfg) {
+  // The store's own SQLite settings (page size, page cache), so that the two sides differ only
+  // by what the store adds: encoding, hashing, the writer thread, the head update.
+  const audit::StoreOptions store_defaults;
   {
     sqlite::OpenOptions o;
     o.synchronous = cfg.sync_full ? sqlite::Synchronous::kFull : sqlite::Synchronous::kNormal;
+    o.page_size = store_defaults.page_size;
     auto db = sqlite::Database::Open(path, o);
     if (!db.ok()) Die(db.error().ToString());
     Status s = audit::schema::Migrate(*db);
@@ -139,6 +144,8 @@ Timing PlainInsert(const std::string& path, const std::vector<audit::Event>& eve
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) Die("open plain");
   sqlite3_exec(db, cfg.sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", nullptr,
                nullptr, nullptr);
+  sqlite3_exec(db, ("PRAGMA cache_size=-" + std::to_string(store_defaults.cache_size_kib)).c_str(),
+               nullptr, nullptr, nullptr);
   sqlite3_stmt* ins = nullptr;
   sqlite3_prepare_v2(db,
                      "INSERT INTO events(seq, time, kind, session_id, image, data, prev_hash, "
@@ -176,8 +183,9 @@ Timing PlainInsert(const std::string& path, const std::vector<audit::Event>& eve
   return t;
 }
 
-Timing Recorder(const std::string& path, const std::vector<audit::Event>& events,
-                const Config& cfg) {
+// Consumes `events`: each is moved into RecordAsync, as a producer hands over the event it
+// built (the plain side likewise starts from rows built before the clock starts).
+Timing Recorder(const std::string& path, std::vector<audit::Event>& events, const Config& cfg) {
   audit::StoreOptions o;
   o.path = path;
   o.secure_permissions = false;
@@ -187,8 +195,8 @@ Timing Recorder(const std::string& path, const std::vector<audit::Event>& events
   auto store = audit::Store::Open(o);
   if (!store.ok()) Die(store.error().ToString());
   const Timing t = Measure([&] {
-    for (const auto& e : events) {
-      Status s = (*store)->RecordAsync(e);
+    for (auto& e : events) {
+      Status s = (*store)->RecordAsync(std::move(e));
       if (!s.ok()) Die(s.error().ToString());
     }
     Status s = (*store)->Flush();
@@ -236,7 +244,7 @@ int main(int argc, char** argv) {
   fs::remove_all(dir);
   fs::create_directories(dir / "plain");
   fs::create_directories(dir / "store");
-  const auto events = MakeEvents(cfg.events);
+  auto events = MakeEvents(cfg.events);
   std::printf("events: %ld, batch %d, synchronous=%s, dir %s\n", cfg.events, cfg.batch,
               cfg.sync_full ? "FULL" : "NORMAL", dir.string().c_str());
 
@@ -283,9 +291,21 @@ int main(int argc, char** argv) {
   std::sort(times.begin(), times.end());
   std::printf("query workspace+time:  median %.3f ms, min %.3f ms (%zu events of %ld)\n",
               times[times.size() / 2] * 1e3, times.front() * 1e3, matched, cfg.events);
-  std::printf("RESULT plain_eps=%.0f recorder_eps=%.0f ratio=%.3f verify_s=%.3f query_ms=%.3f\n",
-              n / plain.wall, n / ours.wall, plain.wall / ours.wall, verify.wall,
-              times[times.size() / 2] * 1e3);
+  const double query_ms = times[times.size() / 2] * 1e3;
+  // The goals, judged on wall time (the CPU figures above show how much of a miss is the
+  // machine's load rather than the work).
+  auto goal = [](bool met) { return met ? "met" : "NOT met"; };
+  std::printf(
+      "goals: ingest >= 300000 events/s: %s; >= 0.5x plain: %s; verify 1M < 2 s: %s%s; "
+      "query < 10 ms: %s\n",
+      goal(n / ours.wall >= 300'000), goal(plain.wall / ours.wall >= 0.5),
+      goal(verify.wall < 2.0 * n / 1e6), cfg.events == 1'000'000 ? "" : " (scaled)",
+      goal(query_ms < 10));
+  std::printf(
+      "RESULT plain_eps=%.0f recorder_eps=%.0f ratio=%.3f plain_cpu_s=%.3f recorder_cpu_s=%.3f "
+      "cpu_ratio=%.3f verify_s=%.3f verify_cpu_s=%.3f query_ms=%.3f events=%ld\n",
+      n / plain.wall, n / ours.wall, plain.wall / ours.wall, plain.cpu, ours.cpu,
+      plain.cpu / ours.cpu, verify.wall, verify.cpu, query_ms, cfg.events);
   fs::remove_all(dir);
   return 0;
 }

@@ -39,8 +39,14 @@ class Sha256 {
   Status Update(std::string_view data);
 
   // Finishes and returns the digest. Contract: called once; afterwards Update() and Final()
-  // fail with kInternal.
+  // fail with kInternal (until Reset()).
   Expected<Sha256Digest> Final();
+
+  // Starts a new message on the same object, as if just created (also after Final()). Hashing
+  // many short messages (the audit hash chain) this way spares creating an OS hash object per
+  // message, which costs more than hashing a few hundred bytes. Errors: kCrypto; kInternal on
+  // a moved-from hash.
+  Status Reset();
 
   struct State;  // per OS: defined in core/crypto/<os>/sha256.cc
 

@@ -120,6 +120,20 @@ Expected<Database> Database::Open(const std::string& path, const OpenOptions& op
   rc = sqlite3_exec(db.get(), "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return MakeError(db.get(), rc, "open database (read schema)", path);
 
+  if (options.page_size > 0 && !options.read_only) {
+    // Only takes effect while the file is still empty, i.e. before journal_mode=WAL below
+    // writes the header; on an existing database SQLite ignores it.
+    rc = sqlite3_exec(db.get(), ("PRAGMA page_size=" + std::to_string(options.page_size)).c_str(),
+                      nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return MakeError(db.get(), rc, "open database (page_size)", path);
+  }
+  if (options.cache_size_kib > 0) {
+    rc = sqlite3_exec(db.get(),
+                      ("PRAGMA cache_size=-" + std::to_string(options.cache_size_kib)).c_str(),
+                      nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return MakeError(db.get(), rc, "open database (cache_size)", path);
+  }
+
   if (options.wal && !options.read_only && !IsMemoryPath(path)) {
     auto mode = PragmaText(db.get(), path, "PRAGMA journal_mode=WAL");
     if (!mode.ok()) return mode.error().Wrap("open database");
@@ -312,11 +326,15 @@ Status Statement::Bind(int index, std::string_view text) {
 }
 
 Status Statement::Bind(int index, const Blob& blob) {
+  return BindBlob(index, std::span<const std::uint8_t>(blob.data(), blob.size()));
+}
+
+Status Statement::BindBlob(int index, std::span<const std::uint8_t> bytes) {
   // A zero-length blob must stay a blob, not NULL: bind_zeroblob for the empty case, because
   // bind_blob64 with a null pointer binds NULL.
-  int rc = blob.empty()
+  int rc = bytes.empty()
                ? sqlite3_bind_zeroblob(stmt_, index, 0)
-               : sqlite3_bind_blob64(stmt_, index, blob.data(), blob.size(), SQLITE_TRANSIENT);
+               : sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
   if (rc != SQLITE_OK) return ErrorFor(rc, "bind parameter " + std::to_string(index) + " of");
   return OkStatus();
 }
@@ -380,6 +398,21 @@ Blob Statement::BlobValue(int column) const {
   if (data == nullptr || size <= 0) return {};
   const auto* bytes = static_cast<const std::uint8_t*>(data);
   return Blob(bytes, bytes + size);
+}
+
+std::string_view Statement::TextView(int column) const {
+  const unsigned char* text = sqlite3_column_text(stmt_, column);
+  int size = sqlite3_column_bytes(stmt_, column);
+  if (text == nullptr || size <= 0) return {};
+  return std::string_view(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size));
+}
+
+std::span<const std::uint8_t> Statement::BlobView(int column) const {
+  const void* data = sqlite3_column_blob(stmt_, column);
+  int size = sqlite3_column_bytes(stmt_, column);
+  if (data == nullptr || size <= 0) return {};
+  return std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(data),
+                                       static_cast<std::size_t>(size));
 }
 
 int Statement::ColumnCount() const { return sqlite3_column_count(stmt_); }

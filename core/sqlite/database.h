@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -30,6 +31,11 @@ struct OpenOptions {
   Synchronous synchronous = Synchronous::kFull;
   int busy_timeout_ms = 5000;  // how long a writer waits for another writer's lock
   bool foreign_keys = true;
+  // PRAGMA page_size for a database created by this Open (set before anything is written; an
+  // existing file keeps its own). 0 = SQLite's default. A power of two from 512 to 65536.
+  int page_size = 0;
+  // PRAGMA cache_size in KiB for this connection. 0 = SQLite's default (2 MiB).
+  int cache_size_kib = 0;
 };
 
 class Statement;
@@ -120,6 +126,8 @@ class Statement {
   Status Bind(int index, const char* text) { return Bind(index, std::string_view(text)); }
   Status Bind(int index, const std::string& text) { return Bind(index, std::string_view(text)); }
   Status Bind(int index, const Blob& blob);
+  // A blob from any contiguous bytes (copied, like Bind), without building a Blob first.
+  Status BindBlob(int index, std::span<const std::uint8_t> bytes);
   Status BindNull(int index);
   // Any other integer type that fits losslessly in an int64 (int, unsigned, bool, ...).
   // Without it Bind(1, 5) would be ambiguous between int64 and double.
@@ -157,6 +165,10 @@ class Statement {
   double Real(int column) const;
   std::string Text(int column) const;
   Blob BlobValue(int column) const;
+  // Views of the current row's text / blob without copying (for scans over many rows). Valid
+  // until the next Step(), Reset() or column access of another type on the same column.
+  std::string_view TextView(int column) const;
+  std::span<const std::uint8_t> BlobView(int column) const;
   int ColumnCount() const;
 
  private:

@@ -60,6 +60,16 @@ Expected<Sha256> Sha256::Create() {
   return Sha256(std::move(state));
 }
 
+Status Sha256::Reset() {
+  if (!state_) return Error(ErrorCode::kInternal, "SHA-256: Reset on a moved-from hash");
+  // Re-initialising the context keeps its allocation and the fetched algorithm.
+  if (EVP_DigestInit_ex(state_->ctx.get(), Sha256Algorithm(), nullptr) != 1) {
+    return OpenSslError("EVP_DigestInit_ex");
+  }
+  state_->finished = false;
+  return OkStatus();
+}
+
 Status Sha256::Update(std::span<const std::uint8_t> data) {
   if (!state_ || state_->finished) {
     return Error(ErrorCode::kInternal, "SHA-256: Update after Final (or on a moved-from hash)");

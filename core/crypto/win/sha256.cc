@@ -85,6 +85,25 @@ Expected<Sha256> Sha256::Create() {
   return Sha256(std::move(state));
 }
 
+Status Sha256::Reset() {
+  if (!state_) return Error(ErrorCode::kInternal, "SHA-256: Reset on a moved-from hash");
+  // CNG hash objects restart only when created reusable (Windows 8 and later); a new object
+  // from the cached provider works everywhere and is still far cheaper than Create().
+  if (state_->hash != nullptr) {
+    BCryptDestroyHash(state_->hash);
+    state_->hash = nullptr;
+  }
+  NTSTATUS status =
+      BCryptCreateHash(state_->provider->get(), &state_->hash, nullptr, 0, nullptr, 0, 0);
+  if (status < 0) {
+    state_->hash = nullptr;
+    state_->finished = true;  // unusable until a Reset succeeds
+    return NtError("BCryptCreateHash", status);
+  }
+  state_->finished = false;
+  return OkStatus();
+}
+
 Status Sha256::Update(std::span<const std::uint8_t> data) {
   if (!state_ || state_->finished) {
     return Error(ErrorCode::kInternal, "SHA-256: Update after Final (or on a moved-from hash)");
