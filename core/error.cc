@@ -40,6 +40,7 @@ constexpr std::array kCodeNames = {
     CodeName{ErrorCode::kNotGranted, "E_NOT_GRANTED"},
     CodeName{ErrorCode::kNotProvisioned, "E_NOT_PROVISIONED"},
     CodeName{ErrorCode::kServiceUnavailable, "E_SERVICE_UNAVAILABLE"},
+    CodeName{ErrorCode::kAuditUnavailable, "E_AUDIT_UNAVAILABLE"},
 };
 
 std::string_view OsKindLabel(OsErrorKind kind) {

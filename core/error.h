@@ -44,6 +44,7 @@ enum class ErrorCode : std::uint16_t {
   kNotGranted = 24,         // the workspace is not granted (stockade-provision grant)
   kNotProvisioned = 25,     // the sandbox identity asked for is not provisioned
   kServiceUnavailable = 26, // the service is not running or its socket/pipe is not reachable
+  kAuditUnavailable = 27,   // the service cannot record what a run does (audit is fail-closed)
 };
 
 // Returns the stable name of a code, e.g. "E_POLICY_PARSE".

@@ -61,6 +61,13 @@ struct LaunchSpec {
   LaunchLimits limits;
   // Wall-clock limit after which the whole tree is killed; zero = none.
   std::chrono::milliseconds timeout{0};
+  // Linux: the kernel logs every refusal of the tree's seccomp filter as an audit record
+  // (SECCOMP_FILTER_FLAG_LOG), so that refusals that never reach the syscall audit hook (ptrace,
+  // mount, bpf, socket(AF_INET) offline, ...) become recorded denials. Set by the service only
+  // while its kernel audit capture runs: without an audit daemon reading them the kernel prints
+  // each record to the kernel log instead (rate-limited), noise for the machine's owner. Off in
+  // the unprovisioned mode and ignored on Windows.
+  bool log_seccomp_denials = false;
 };
 
 // Checks the spec's shape without touching the file system: a non-empty argv without NUL bytes,

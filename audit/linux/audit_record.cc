@@ -129,6 +129,17 @@ void EventAssembler::Add(AuditRecord record) {
     sink_(std::move(done));
     return;
   }
+  if (record.type == kRecordSeccomp && pending_.find(serial) == pending_.end()) {
+    // seccomp acts before the syscall's audit entry, so its record has a serial of its own and
+    // no EOE: complete it now rather than after the standalone timeout, by which time the run
+    // may have ended and the record would belong to no session.
+    AuditEvent done;
+    done.serial = serial;
+    done.time = record.time;
+    done.records.push_back(std::move(record));
+    sink_(std::move(done));
+    return;
+  }
   auto [it, inserted] = pending_.try_emplace(serial);
   if (inserted) {
     it->second.event.serial = serial;

@@ -33,6 +33,7 @@ inline constexpr std::uint16_t kRecordCwd = 1307;
 inline constexpr std::uint16_t kRecordExecve = 1309;
 inline constexpr std::uint16_t kRecordEoe = 1320;
 inline constexpr std::uint16_t kRecordProctitle = 1327;
+inline constexpr std::uint16_t kRecordSeccomp = 1326;  // a seccomp action the filter asked to log
 inline constexpr std::uint16_t kRecordLandlockAccess = 1423;
 inline constexpr std::uint16_t kRecordLandlockDomain = 1424;
 
@@ -70,7 +71,9 @@ struct AuditEvent {
 
 // Groups records by serial. An event is complete at its EOE record; a record logged outside a
 // syscall (no EOE follows: the serial has no SYSCALL record) is completed when it is older than
-// `standalone_timeout`. Thread-compatible (one reader thread owns it).
+// `standalone_timeout`; a SECCOMP record opening a serial is complete at once (seccomp acts
+// before the syscall's audit entry: always standalone). Thread-compatible (one reader thread
+// owns it).
 class EventAssembler {
  public:
   using Sink = std::function<void(AuditEvent)>;

@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <exception>
@@ -33,7 +34,9 @@ Expected<std::unique_ptr<Capture>> Capture::Start(const CaptureOptions& options,
   c->callback_ = std::move(callback);
   c->rule_key_ = RuleKeyForPid(::getpid());
 
-  auto record = AuditSocket::Open(AuditSocket::Mode::kCommand, 16 << 20);
+  // As the audit daemon, records that do not fit in this buffer go to the kernel's retry queue
+  // (as long as the backlog limit) and are lost beyond it: room for a storm's burst.
+  auto record = AuditSocket::Open(AuditSocket::Mode::kCommand, 64 << 20);
   if (!record.ok()) return record.error();
   c->record_socket_.emplace(std::move(*record));
   auto command = AuditSocket::Open(AuditSocket::Mode::kCommand);
@@ -50,7 +53,7 @@ Expected<std::unique_ptr<Capture>> Capture::Start(const CaptureOptions& options,
   c->guard_.emplace(std::move(*guard));
   if (!c->guard_->registered_daemon()) {
     // Another audit daemon is alive (or registration was not wanted): read the multicast copy.
-    auto multicast = AuditSocket::Open(AuditSocket::Mode::kMulticast, 16 << 20);
+    auto multicast = AuditSocket::Open(AuditSocket::Mode::kMulticast, 64 << 20);
     if (!multicast.ok()) return multicast.error().Wrap("starting the audit capture");
     c->record_socket_.emplace(std::move(*multicast));
   }
@@ -59,14 +62,22 @@ Expected<std::unique_ptr<Capture>> Capture::Start(const CaptureOptions& options,
     if (!nflog.ok()) return nflog.error().Wrap("starting the audit capture");
     c->nflog_ = std::move(*nflog);
   }
+  // Deaths by signal: no audit record exists for them.
+  auto deaths = ProcExitReader::Open();
+  if (!deaths.ok()) return deaths.error().Wrap("starting the audit capture");
+  c->proc_exits_ = std::move(*deaths);
   Capture* self = c.get();
   c->correlator_ = std::make_unique<Correlator>([self](Event e) { self->callback_(std::move(e)); },
                                                 options.pending_timeout);
   c->assembler_ = std::make_unique<EventAssembler>(
       [self](AuditEvent event) {
-        for (AuditFact& f : DecodeAuditEvent(event, self->rule_key_)) {
-          self->correlator_->OnFact(std::move(f));
+        DecodeCounts counts;
+        std::vector<AuditFact> facts = DecodeAuditEvent(event, self->rule_key_, &counts);
+        if (counts.seccomp_compat_refusals != 0) {
+          std::lock_guard lock(self->mu_);
+          self->decode_counts_.seccomp_compat_refusals += counts.seccomp_compat_refusals;
         }
+        for (AuditFact& f : facts) self->correlator_->OnFact(std::move(f));
       },
       kStandaloneTimeout);
   c->wake_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -91,18 +102,39 @@ Status Capture::EndSession(const std::string& session_id, std::chrono::milliseco
   return synced;
 }
 
+Status Capture::SendBarrierLocked(std::uint64_t* token) {
+  const std::uint64_t t = ++barrier_sent_;
+  const Status sent = command_socket_->SendUserMessage(
+      kBarrierType, kBarrierText + std::to_string(::getpid()) + "-" + std::to_string(t));
+  if (!sent.ok()) return sent.error().Wrap("sending the audit capture's barrier");
+  for (auto& [held_token, death] : held_deaths_) {
+    if (held_token == 0) held_token = t;
+  }
+  *token = t;
+  return OkStatus();
+}
+
 Status Capture::Sync(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   if (stopped_) return Error(ErrorCode::kInternal, "audit capture is stopped");
-  const std::uint64_t token = ++barrier_sent_;
-  const Status sent = command_socket_->SendUserMessage(
-      kBarrierType, kBarrierText + std::to_string(::getpid()) + "-" + std::to_string(token));
-  if (!sent.ok()) return sent.error().Wrap("sending the audit capture's barrier");
+  // Deaths already queued on the connector are released by this barrier.
+  DrainDeathsLocked();
+  std::uint64_t token = 0;
+  STOCKADE_RETURN_IF_ERROR(SendBarrierLocked(&token));
   if (!barrier_cv_.wait_for(lock, timeout, [&] { return barrier_seen_ >= token; })) {
     return Error(ErrorCode::kTimeout, "the audit capture's barrier did not come back within " +
                                           std::to_string(timeout.count()) + " ms");
   }
   return OkStatus();
+}
+
+void Capture::DrainDeathsLocked() {
+  if (!proc_exits_) return;
+  const Status s = proc_exits_->ReadAvailable([this](const SignalDeath& d) {
+    ++signal_deaths_;
+    held_deaths_.emplace_back(0, d);
+  });
+  if (!s.ok()) std::fprintf(stderr, "stockade audit capture: %s\n", s.error().ToString().c_str());
 }
 
 void Capture::DrainNflog() {
@@ -131,8 +163,25 @@ void Capture::OnRecord(RawRecord raw) {
           at + marker.size(), raw.text.find('\'', at + marker.size()) - (at + marker.size())));
       DrainNflog();  // packets queued before the barrier was sent are readable now
       if (token) {
+        const auto seen = static_cast<std::uint64_t>(*token);
+        std::vector<SignalDeath> release;
+        {
+          std::lock_guard lock(mu_);
+          DrainDeathsLocked();
+          for (auto it = held_deaths_.begin(); it != held_deaths_.end();) {
+            if (it->first != 0 && it->first <= seen) {
+              release.push_back(it->second);
+              it = held_deaths_.erase(it);
+            } else {
+              ++it;
+            }
+          }
+          if (internal_barrier_ != 0 && internal_barrier_ <= seen) internal_barrier_ = 0;
+        }
+        // Applied before the waiters of this barrier wake: EndSession sees them attributed.
+        for (const SignalDeath& d : release) correlator_->OnSignalDeath(d);
         std::lock_guard lock(mu_);
-        barrier_seen_ = std::max<std::uint64_t>(barrier_seen_, static_cast<std::uint64_t>(*token));
+        barrier_seen_ = std::max(barrier_seen_, seen);
         barrier_cv_.notify_all();
       }
       return;
@@ -150,12 +199,13 @@ void Capture::OnRecord(RawRecord raw) {
 void Capture::Run() {
   auto next_tick = std::chrono::steady_clock::now() + kTick;
   for (;;) {
-    pollfd fds[3] = {{record_socket_->fd(), POLLIN, 0},
+    pollfd fds[4] = {{record_socket_->fd(), POLLIN, 0},
                      {wake_.get(), POLLIN, 0},
-                     {nflog_ ? nflog_->fd() : -1, POLLIN, 0}};
+                     {nflog_ ? nflog_->fd() : -1, POLLIN, 0},
+                     {proc_exits_ ? proc_exits_->fd() : -1, POLLIN, 0}};
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
         next_tick - std::chrono::steady_clock::now());
-    const int ready = ::poll(fds, 3, static_cast<int>(std::max<long>(0, wait.count())));
+    const int ready = ::poll(fds, 4, static_cast<int>(std::max<long>(0, wait.count())));
     if (ready < 0 && errno != EINTR) break;
     if (fds[1].revents & POLLIN) break;
     if (fds[0].revents & POLLIN) {
@@ -178,6 +228,22 @@ void Capture::Run() {
       socket_overruns_ = record_socket_->overruns();
     }
     if (fds[2].revents & POLLIN) DrainNflog();
+    {
+      // Deaths by signal wait for a barrier (see held_deaths_); one of ours at a time.
+      std::lock_guard lock(mu_);
+      if (fds[3].revents & POLLIN) DrainDeathsLocked();
+      const bool unassigned = std::any_of(held_deaths_.begin(), held_deaths_.end(),
+                                          [](const auto& h) { return h.first == 0; });
+      if (unassigned && internal_barrier_ == 0 && !stopped_) {
+        std::uint64_t token = 0;
+        const Status sent = SendBarrierLocked(&token);
+        if (sent.ok()) {
+          internal_barrier_ = token;
+        } else {
+          std::fprintf(stderr, "stockade audit capture: %s\n", sent.error().ToString().c_str());
+        }
+      }
+    }
     if (std::chrono::steady_clock::now() >= next_tick) {
       assembler_->Expire();
       correlator_->Expire();
@@ -206,6 +272,10 @@ Status Capture::Stop() {
   }
   if (reader_.joinable()) reader_.join();
   nflog_.reset();
+  {
+    std::lock_guard lock(mu_);
+    proc_exits_.reset();
+  }
   return guard_->Release();
 }
 
@@ -219,6 +289,9 @@ CaptureStats Capture::Stats() {
   s.socket_overruns = socket_overruns_;
   s.nflog_packets = nflog_packets_;
   s.nflog_overruns = nflog_ ? nflog_->overruns() : 0;
+  s.signal_deaths = signal_deaths_;
+  s.seccomp_compat_refusals = decode_counts_.seccomp_compat_refusals;
+  s.proc_connector_overruns = proc_exits_ ? proc_exits_->overruns() : 0;
   if (auto status = command_socket_->GetStatus(); status.ok()) {
     s.kernel_lost = status->lost - guard_->lost_at_start();
     s.backlog_limit = status->backlog_limit;

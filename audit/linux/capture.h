@@ -7,7 +7,9 @@
 // audit/linux/audit_rules.h, kernel configuration kept and restored by
 // audit/linux/kernel_audit_config.h), assembled by serial (audit/linux/audit_record.h), decoded
 // (audit/linux/record_decoder.h) and attributed (audit/linux/correlator.h); and NFLOG packets
-// (audit/linux/nflog_reader.h). One reader thread polls both and calls the callback; the
+// (audit/linux/nflog_reader.h); and deaths by signal, which leave no audit record, from the
+// process-events connector (audit/linux/proc_exit_reader.h). One reader thread polls them and
+// calls the callback; the
 // callback must not call back into Capture and should return quickly (hand the event to
 // Recorder::RecordAsync): while it blocks, the kernel's audit queue fills and, as the audit
 // daemon, Stockade then slows the audited processes down rather than losing records.
@@ -32,6 +34,8 @@
 #include "audit/linux/correlator.h"
 #include "audit/linux/kernel_audit_config.h"
 #include "audit/linux/nflog_reader.h"
+#include "audit/linux/proc_exit_reader.h"
+#include "audit/linux/record_decoder.h"
 #include "audit/linux/unique_fd.h"
 #include "core/error.h"
 
@@ -55,6 +59,11 @@ struct CaptureStats {
   std::uint32_t backlog_limit = 0;
   std::uint64_t nflog_packets = 0;
   std::uint64_t nflog_overruns = 0;
+  std::uint64_t signal_deaths = 0;  // deaths by signal read from the connector (any process)
+  std::uint64_t proc_connector_overruns = 0;  // ENOBUFS on the connector socket
+  // seccomp records of the filter's ENOSYS answers (clone3, for libc to fall back to clone):
+  // read and dropped, not denials (docs/audit-capture-linux.md).
+  std::uint64_t seccomp_compat_refusals = 0;
   CorrelatorStats correlator;
 };
 
@@ -79,9 +88,10 @@ class Capture {
   // been read and attributed, then forgets the session. Errors: kTimeout (the session is still
   // forgotten; late records of it are then unattributed).
   Status EndSession(const std::string& session_id, std::chrono::milliseconds timeout);
-  // Waits until every audit record logged before the call, and every NFLOG packet queued
-  // before it, has been handed to the callback. It sends a user message through the kernel's
-  // audit queue and waits for it to come back. Errors: kTimeout; kOs when sending fails.
+  // Waits until every audit record logged before the call, every NFLOG packet and every death
+  // by signal queued before it, has been handed to the callback. It sends a user message through
+  // the kernel's audit queue and waits for it to come back. Errors: kTimeout; kOs when sending
+  // fails.
   Status Sync(std::chrono::milliseconds timeout);
 
   // Stops the reader, removes the rules and puts the kernel configuration back, then compares
@@ -97,6 +107,10 @@ class Capture {
   void Run();
   void OnRecord(RawRecord raw);
   void DrainNflog();
+  // Reads the connector into held_deaths_ (unassigned). Called with mu_ held.
+  void DrainDeathsLocked();
+  // Sends a barrier and assigns its token to every unassigned held death. mu_ held.
+  Status SendBarrierLocked(std::uint64_t* token);
 
   CaptureOptions options_;
   Callback callback_;
@@ -105,6 +119,7 @@ class Capture {
   std::optional<AuditSocket> command_socket_;  // barrier messages, status reads
   std::optional<KernelAuditGuard> guard_;
   std::unique_ptr<NflogReader> nflog_;
+  std::unique_ptr<ProcExitReader> proc_exits_;
   std::unique_ptr<Correlator> correlator_;
   std::unique_ptr<EventAssembler> assembler_;  // reader thread only
   UniqueFd wake_;                              // eventfd: stop the reader
@@ -119,6 +134,14 @@ class Capture {
   std::uint64_t malformed_ = 0;
   std::uint64_t nflog_packets_ = 0;
   std::uint64_t socket_overruns_ = 0;
+  std::uint64_t signal_deaths_ = 0;
+  DecodeCounts decode_counts_;
+  // Deaths by signal wait here until a barrier sent after they were read comes back: the dead
+  // process's exec and fork records were logged before it died, so they have then been read and
+  // the death cannot overtake them (an exit applied before the exec it ends would be lost).
+  // Token 0: no barrier assigned yet.
+  std::vector<std::pair<std::uint64_t, SignalDeath>> held_deaths_;
+  std::uint64_t internal_barrier_ = 0;  // the reader's own outstanding barrier; 0: none
 };
 
 }  // namespace stockade::audit::linux_os

@@ -105,6 +105,27 @@ void Correlator::OnFact(AuditFact fact) {
   Emit(std::move(out));
 }
 
+void Correlator::OnSignalDeath(const SignalDeath& death) {
+  ExitFact fact;
+  fact.pid = death.pid;
+  fact.time = death.time;
+  fact.signal = death.signal;
+  std::vector<Event> out;
+  std::unique_lock lock(mu_);
+  auto it = procs_.find(death.pid);
+  if (it != procs_.end()) {
+    std::vector<std::int64_t> tracked;
+    if (Apply(fact, &out, &tracked)) Retry(std::move(tracked), &out);
+  } else if (pending_by_pid_.count(death.pid) != 0) {
+    Queue(fact);  // after the pid's pending exec: retried in arrival order
+  } else {
+    return;  // not a process of any session
+  }
+  std::unique_lock emit(emit_mu_);
+  lock.unlock();
+  Emit(std::move(out));
+}
+
 void Correlator::Queue(AuditFact fact) {
   const std::uint64_t id = ++next_pending_;
   const std::int64_t pid = FactPid(fact);
@@ -280,9 +301,17 @@ bool Correlator::ApplyExit(const ExitFact& f, std::vector<Event>* out) {
     pe.argv = p.argv;
     pe.cwd = p.cwd;
     pe.uid = f.uid;
+    if (pe.uid < 0) {  // a death by signal: the connector does not say; the session's identity
+      auto s = sessions_.find(p.session);
+      if (s != sessions_.end()) pe.uid = s->second.uid;
+    }
     pe.start_time = p.start;
     pe.end_time = f.time;
-    pe.exit.code = f.code;
+    if (f.signal != 0) {
+      pe.exit.signal = f.signal;
+    } else {
+      pe.exit.code = f.code;
+    }
     ev.body = std::move(pe);
     out->push_back(std::move(ev));
     ++stats_.exit_events;

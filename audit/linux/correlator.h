@@ -9,7 +9,8 @@
 //    subshells that fork without exec'ing are transparent;
 //  - a fork (clone in the parent) tracks the child pid with the parent's current image;
 //  - exit_group ends the process: an exit event for a pid that exec'd (a fork child that never
-//    exec'd runs its parent's image: no event of its own);
+//    exec'd runs its parent's image: no event of its own); so does a death by signal, which the
+//    capture reports through OnSignalDeath;
 //  - a denial is attributed to the process that made the syscall (or, when only its parent is
 //    known yet, to the parent's image it still runs).
 // Facts that cannot be attributed yet (records of a tree arrive before the service registers
@@ -37,6 +38,7 @@
 
 #include "audit/event.h"
 #include "audit/linux/nflog_reader.h"
+#include "audit/linux/proc_exit_reader.h"
 #include "audit/linux/record_decoder.h"
 
 namespace stockade::audit::linux_os {
@@ -64,6 +66,10 @@ class Correlator {
   void RemoveSession(const std::string& session_id);
 
   void OnFact(AuditFact fact);
+  // A death by signal (audit/linux/proc_exit_reader.h), once every audit record logged before
+  // it was read. Applied when the pid is tracked, or queued behind a pending fact of that pid;
+  // ignored otherwise (the connector reports every process of the machine).
+  void OnSignalDeath(const SignalDeath& death);
   void OnNflog(const NflogPacket& packet);
   // Drops pending facts older than the timeout.
   void Expire();

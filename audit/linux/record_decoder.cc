@@ -88,6 +88,27 @@ const std::map<std::int64_t, SyscallInfo>& SyscallTable() {
       {SYS_clone3, {"clone3", Kind::kOther}},
       {SYS_openat2, {"openat2", Kind::kFileOpen}},
       {SYS_faccessat2, {"faccessat2", Kind::kFileRead}},
+      // The rest of what the runner's seccomp filter refuses (seccomp records name them).
+      {SYS_request_key, {"request_key", Kind::kOther}},
+      {SYS_io_uring_enter, {"io_uring_enter", Kind::kOther}},
+      {SYS_io_uring_register, {"io_uring_register", Kind::kOther}},
+      {SYS_process_vm_readv, {"process_vm_readv", Kind::kOther}},
+      {SYS_process_vm_writev, {"process_vm_writev", Kind::kOther}},
+      {SYS_setns, {"setns", Kind::kOther}},
+      {SYS_pivot_root, {"pivot_root", Kind::kOther}},
+      {SYS_fsopen, {"fsopen", Kind::kOther}},
+      {SYS_fsconfig, {"fsconfig", Kind::kOther}},
+      {SYS_fsmount, {"fsmount", Kind::kOther}},
+      {SYS_fspick, {"fspick", Kind::kOther}},
+      {SYS_move_mount, {"move_mount", Kind::kOther}},
+      {SYS_open_tree, {"open_tree", Kind::kOther}},
+      {SYS_mount_setattr, {"mount_setattr", Kind::kOther}},
+      {SYS_init_module, {"init_module", Kind::kOther}},
+      {SYS_finit_module, {"finit_module", Kind::kOther}},
+      {SYS_delete_module, {"delete_module", Kind::kOther}},
+      {SYS_kexec_load, {"kexec_load", Kind::kOther}},
+      {SYS_kexec_file_load, {"kexec_file_load", Kind::kOther}},
+      {SYS_sendmmsg, {"sendmmsg", Kind::kNetwork}},
   };
   return *table;
 }
@@ -245,6 +266,12 @@ void DecodeSyscallDenial(const AuditEvent& event, const AuditRecord& sys, std::i
     case Kind::kOther:
       d.category = DenialCategory::kOther;
       d.target = SyscallName(nr);
+      if (nr == SYS_kill) {
+        // kill(pid, sig): the process it was refused on (a0 is the pid as 64-bit hex; a
+        // negative one names a process group), in the form Landlock's scope.signal uses.
+        const auto pid = static_cast<std::int32_t>(IntField(sys, "a0", 0, 16));
+        d.target = pid < 0 ? "process group " + std::to_string(-pid) : "pid " + std::to_string(pid);
+      }
       break;
   }
 }
@@ -287,7 +314,25 @@ std::string SockaddrTarget(const std::string& raw_hex, std::string* family) {
   return "";
 }
 
-std::vector<AuditFact> DecodeAuditEvent(const AuditEvent& event, const std::string& rule_key) {
+namespace {
+
+// The target of a seccomp refusal. The record carries neither the arguments nor the errno, but
+// the runner's filter (runner/linux/seccomp.h) refuses these syscalls only for the arguments
+// named here, so the syscall says what was attempted.
+std::string SeccompTarget(std::int64_t nr) {
+  if (nr == SYS_socket) return "socket(AF_INET/AF_INET6)";
+  if (nr == SYS_sendto || nr == SYS_sendmsg || nr == SYS_sendmmsg) {
+    return SyscallName(nr) + "(MSG_FASTOPEN)";
+  }
+  if (nr == SYS_clone || nr == SYS_unshare) return SyscallName(nr) + "(CLONE_NEWUSER)";
+  if (nr == SYS_ioctl) return "ioctl TIOCSTI/TIOCLINUX";
+  return SyscallName(nr);
+}
+
+}  // namespace
+
+std::vector<AuditFact> DecodeAuditEvent(const AuditEvent& event, const std::string& rule_key,
+                                        DecodeCounts* counts) {
   std::vector<AuditFact> facts;
   const AuditRecord* sys = event.First(kRecordSyscall);
   std::int64_t pid = 0, ppid = 0, uid = -1;
@@ -323,6 +368,48 @@ std::vector<AuditFact> DecodeAuditEvent(const AuditEvent& event, const std::stri
       d.target = "pid " + StrField(r, "opid");  // scope.signal: the target process
     }
     d.pid = pid;
+    d.evidence = Evidence(event);
+    facts.emplace_back(std::move(f));
+  }
+  // seccomp refusals (RET_ERRNO) of filters installed with SECCOMP_FILTER_FLAG_LOG: logged
+  // outside the syscall's audit context (seccomp runs before the audit hook), with the syscall
+  // number and the errno but not the arguments.
+  for (const AuditRecord& r : event.records) {
+    if (r.type != kRecordSeccomp) continue;
+    const std::string* code_text = r.Find("code");  // "0x5000d": RET_ERRNO | errno 13
+    if (code_text == nullptr || code_text->rfind("0x", 0) != 0) continue;
+    const std::int64_t code = ParseInt(code_text->substr(2), 16).value_or(0);
+    constexpr std::int64_t kActionMask = 0x7fff0000, kRetErrno = 0x00050000;
+    if ((code & kActionMask) != kRetErrno) continue;
+    // The kernel logs the action without its data (seccomp_log gets filter_ret &
+    // SECCOMP_RET_ACTION_FULL): the errno is normally 0 here, so it cannot say which rule
+    // refused. The syscall does: the runner's filter refuses each syscall for one reason.
+    const int err = static_cast<int>(code & 0xffff);
+    const std::int64_t nr = IntField(r, "syscall", -1);
+    if (nr == SYS_clone3 || err == ENOSYS) {
+      // A compatibility answer, not a denial: the runner's filter answers clone3 with ENOSYS
+      // so that libc falls back to clone (whose flags it can check); glibc tries clone3 for
+      // every thread and posix_spawn. Counted, never an event.
+      if (counts != nullptr) ++counts->seccomp_compat_refusals;
+      continue;
+    }
+    DenialFact f;
+    f.pid = IntField(r, "pid", 0);
+    f.uid = IntField(r, "uid", -1);
+    f.time = r.time;
+    const auto& table = SyscallTable();
+    const auto it = table.find(nr);
+    const Kind kind = it == table.end() ? Kind::kOther : it->second.kind;
+    DenialEvent& d = f.denial;
+    d.source = DenialSource::kAuditSyscall;
+    d.category = kind == Kind::kNetwork     ? DenialCategory::kNetwork
+                 : kind == Kind::kFileWrite ? DenialCategory::kFileWrite
+                 : kind == Kind::kFileRead  ? DenialCategory::kFileRead
+                                            : DenialCategory::kOther;
+    d.target = SeccompTarget(nr);
+    d.access = SyscallName(nr) + (err != 0 ? " (seccomp, errno " + std::to_string(err) + ")"
+                                           : std::string(" (seccomp)"));
+    d.pid = f.pid;
     d.evidence = Evidence(event);
     facts.emplace_back(std::move(f));
   }

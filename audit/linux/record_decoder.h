@@ -11,6 +11,10 @@
 //    "blockers=net.connect_tcp daddr=... dest=..."; the pid comes from the event's SYSCALL.
 //  - denial, syscall: SYSCALL exit=-13/-1 of our rule, with PATH (the name, made absolute with
 //    CWD) or SOCKADDR (address:port) records, when no Landlock record explains it.
+//  - denial, seccomp: SECCOMP (1326) code=RET_ERRNO (no errno: the kernel logs the action only)
+//    of a filter installed with SECCOMP_FILTER_FLAG_LOG; the target is the syscall (with the
+//    argument the runner's filter refuses it for: "socket(AF_INET/AF_INET6)", "ioctl
+//    TIOCSTI/TIOCLINUX", ...).
 #ifndef STOCKADE_AUDIT_LINUX_RECORD_DECODER_H_
 #define STOCKADE_AUDIT_LINUX_RECORD_DECODER_H_
 
@@ -38,6 +42,7 @@ struct ExitFact {
   std::int64_t pid = 0, uid = -1;
   TimeNs time = 0;
   std::int64_t code = 0;
+  std::int64_t signal = 0;  // killed by this signal (from the connector; code is then unused)
 };
 struct DenialFact {
   std::int64_t pid = 0, ppid = 0, uid = -1;
@@ -46,10 +51,20 @@ struct DenialFact {
 };
 using AuditFact = std::variant<ExecFact, ForkFact, ExitFact, DenialFact>;
 
+// What the decoder read and dropped on purpose (added to, never reset).
+struct DecodeCounts {
+  // seccomp records of an ENOSYS answer (clone3, so that libc falls back to clone): the filter's
+  // compatibility answers, not denials.
+  std::uint64_t seccomp_compat_refusals = 0;
+};
+
 // Decodes one event. `rule_key`: the key of this capture's rules; SYSCALL-only events (exec,
 // fork, exit, syscall denials) of other keys are ignored, Landlock records are taken whatever
 // the key (the syscall that was denied need not match any rule). Malformed records are skipped.
-std::vector<AuditFact> DecodeAuditEvent(const AuditEvent& event, const std::string& rule_key);
+// seccomp records (whatever the key) are denials naming the syscall, except the filter's ENOSYS
+// answers (clone3), which are dropped and counted in `counts` (when not null).
+std::vector<AuditFact> DecodeAuditEvent(const AuditEvent& event, const std::string& rule_key,
+                                        DecodeCounts* counts = nullptr);
 
 // The x86-64 name of a syscall number ("openat"), or "syscall <n>".
 std::string SyscallName(std::int64_t nr);

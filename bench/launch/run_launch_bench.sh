@@ -8,14 +8,19 @@
 #     `/bin/true` and `bwrap --ro-bind / / --dev /dev --unshare-net true`;
 #  2. the same `stockade run` in a granted 100,000-file workspace against an empty one;
 #  3. 32 concurrent clients' throughput (and /bin/true's, for scale).
+#  Before them: the service's side of one run phase by phase (bench_launch_phases, in-process),
+#  and what the full command line's start-up costs (`stockade-cli --version`), which the lean
+#  `stockade` (cli/stockade_lean_main.cc) no longer pays for `run`.
 set -u
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:-$repo/build/linux}" && pwd)
 ITER=${2:-100}
 if [[ $(id -u) -ne 0 ]]; then echo "needs root" >&2; exit 1; fi
 BENCH=$BUILD/bench/launch/bench_launch_client
+PHASES=$BUILD/bench/launch/bench_launch_phases
 STOCKADE=$BUILD/cli/stockade
-for f in "$BENCH" "$STOCKADE" "$BUILD/cli/stockaded" "$BUILD/cli/stockade-provision"; do
+for f in "$BENCH" "$PHASES" "$STOCKADE" "$BUILD/cli/stockade-cli" "$BUILD/cli/stockaded" \
+  "$BUILD/cli/stockade-provision"; do
   [[ -x $f ]] || { echo "missing $f: build first" >&2; exit 1; }
 done
 
@@ -55,6 +60,17 @@ t1=$(date +%s.%N)
 "$P" grant "$ROOT/big" >/dev/null || { echo "grant big failed" >&2; exit 1; }
 t2=$(date +%s.%N)
 awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "grant (once per workspace): empty %.2f s, 100k files %.2f s\n", b - a, c - b }'
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "== 0. the service's side of one run, phase by phase (in-process, no client)"
+"$PHASES" --workspace "$ROOT/empty" --iterations "$ITER" --audit-store "$ROOT/phases-audit/audit.db" ||
+  exit 1
+echo
+echo "== 0b. start-up of the full command line (what \`stockade run\` paid before the lean front)"
+"$BENCH" --iterations "$ITER" --ratio stockade-cli-version/bin-true \
+  ::: stockade-cli-version "$BUILD/cli/stockade-cli" --version \
+  ::: bin-true /bin/true
+echo
 "$BUILD/cli/stockaded" serve --socket "$SOCK" >"$ROOT/service.log" 2>&1 &
 SERVICE_PID=$!
 for ((i = 0; i < 100; i++)); do [[ -S $SOCK ]] && break; sleep 0.1; done
@@ -78,6 +94,10 @@ echo "== 3. 32 concurrent clients"
   ::: stockade-run "${RUN[@]}" --workspace "$ROOT/empty" -- /bin/true \
   ::: bin-true /bin/true
 echo
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Whether the service captured the trees' processes (kernel audit) during the runs: it costs CPU.
+echo "service log on the audit capture:"
+grep -i -m3 "capture" "$ROOT/service.log" | cut -c1-200 | sed 's/^/  /'
 if [[ -f $ROOT/state/audit/audit.db ]] && command -v sqlite3 >/dev/null; then
   echo "audit store: $(stat -c %s "$ROOT/state/audit/audit.db") bytes after the runs"
 fi

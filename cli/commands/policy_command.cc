@@ -128,6 +128,7 @@ int RunShow(const std::string& file, const GlobalOptions& globals) {
   PrintRow("memory_mb", std::to_string(p.limits.memory_mb));
   PrintRow("retention_days", std::to_string(p.audit.retention_days));
   PrintRow("fail_open", p.audit.fail_open ? "true" : "false");
+  PrintRow("fsync", p.audit.fsync ? "true" : "false");
   return kExitOk;
 }
 

@@ -9,7 +9,7 @@ namespace stockade {
 
 namespace {
 
-// The example policy of ARCHITECTURE.md, plus the one key it leaves implicit (fail_open).
+// The example policy of ARCHITECTURE.md, plus the keys it leaves implicit (fail_open, fsync).
 constexpr std::string_view kDefaultPolicyToml = R"toml(# Stockade's embedded default policy.
 # It applies when no policy file exists, and a policy file that leaves a key out gets the value
 # given here. See docs/policy.md.
@@ -37,6 +37,7 @@ memory_mb = 8192
 [audit]
 retention_days = 365
 fail_open = false                   # true: runs start even when the audit store cannot record
+fsync = true                        # false: records survive a service crash, not a power loss
 )toml";
 
 }  // namespace

@@ -52,6 +52,11 @@ struct AuditPolicy {
   std::uint32_t retention_days = 365;
   // If the service cannot record, the run does not start unless this is true.
   bool fail_open = false;
+  // Durability of each record: true = the store fsyncs every commit, so a run's start and end
+  // survive a power loss (two fsyncs on every run's path); false = commits reach the WAL
+  // without fsync: they survive a crash of the service, a power loss may lose the last
+  // moments. A failed write refuses the run either way.
+  bool fsync = true;
 
   bool operator==(const AuditPolicy&) const = default;
 };

@@ -26,7 +26,9 @@ nlohmann::json PolicyToJson(const Policy& policy) {
       {"limits",
        {{"max_processes", policy.limits.max_processes}, {"memory_mb", policy.limits.memory_mb}}},
       {"audit",
-       {{"retention_days", policy.audit.retention_days}, {"fail_open", policy.audit.fail_open}}},
+       {{"retention_days", policy.audit.retention_days},
+        {"fail_open", policy.audit.fail_open},
+        {"fsync", policy.audit.fsync}}},
   };
 }
 

@@ -18,7 +18,7 @@ const KeyList kNetworkKeys = {"offline", "online"};
 const KeyList kNetworkBlockKeys = {"mode", "loopback_ports"};
 const KeyList kFilesystemKeys = {"writable_roots", "protected", "deny_read"};
 const KeyList kLimitsKeys = {"max_processes", "memory_mb"};
-const KeyList kAuditKeys = {"retention_days", "fail_open"};
+const KeyList kAuditKeys = {"retention_days", "fail_open", "fsync"};
 const KeyList kModeValues = {"blocked", "allowed"};
 
 TextPosition PositionOf(const toml::source_region& region) {
@@ -148,6 +148,13 @@ class SchemaReader {
                                   Describe(*value));
         }
         policy.audit.fail_open = value->as_boolean()->get();
+      }
+      if (const toml::node* value = (*table)->get("fsync")) {
+        if (!value->is_boolean()) {
+          return Fail(*value, "audit.fsync: expected a boolean (true or false), got " +
+                                  Describe(*value));
+        }
+        policy.audit.fsync = value->as_boolean()->get();
       }
     }
     return std::move(result_);

@@ -74,8 +74,8 @@ class TreeCgroup {
 
   // The v2 cgroup folder, for clone3(CLONE_INTO_CGROUP); -1 without a v2 hierarchy.
   int clone_into_fd() const { return v2_dir_.get(); }
-  // Open cgroup.procs files the child must write "0" into itself, first thing: the v1
-  // hierarchies, and the v2 one as well when it could not be entered by clone3.
+  // Open v1 "tasks" files the child must write "0" into itself, first thing, while it is still
+  // single-threaded (its one thread is then the whole process; see Create).
   const std::vector<int>& join_fds() const { return join_raw_; }
   // Every folder of this tree (v2 first), for messages and tests.
   std::vector<std::string> paths() const;

@@ -236,6 +236,11 @@ std::string DefaultRuntimeDir() {
   return "/tmp/stockade-" + std::to_string(::geteuid());
 }
 
+// Records "now" as the end of a phase when the caller asked for timings.
+void Stamp(LaunchTimings* timings, LaunchTimings::TimePoint LaunchTimings::*phase) {
+  if (timings != nullptr) timings->*phase = std::chrono::steady_clock::now();
+}
+
 // Blocks every signal for the lifetime of the object (around clone3, so that no handler of the
 // parent runs in the child before it has reset them).
 class BlockAllSignals {
@@ -264,8 +269,10 @@ Expected<ProcessTree> ProcessTree::Launch(const LaunchSpec& spec, const LaunchOp
                      "' needs root (the service); without it use the unprovisioned mode");
   }
   const bool user_ns = spec.identity.same_user && !root;
+  Stamp(options.timings, &LaunchTimings::start);
 
   ProcessTree tree;
+  tree.timings_ = options.timings;
   if (root) {
     auto layout = DetectCgroupLayout();
     if (!layout.ok()) return layout.error().Wrap("launch: cgroups");
@@ -273,13 +280,14 @@ Expected<ProcessTree> ProcessTree::Launch(const LaunchSpec& spec, const LaunchOp
     if (!cg.ok()) return cg.error().Wrap("launch: cgroup of the tree");
     tree.cgroup_.emplace(std::move(*cg));
   }
+  Stamp(options.timings, &LaunchTimings::cgroup_ready);
 
   auto mounts =
       PlanMounts(spec, options.runtime_dir.empty() ? DefaultRuntimeDir() : options.runtime_dir);
   if (!mounts.ok()) return mounts.error().Wrap("launch: mount plan");
   auto landlock = BuildLandlockRuleset(spec);
   if (!landlock.ok()) return landlock.error().Wrap("launch: Landlock");
-  auto seccomp = SeccompProgramFor(SeccompNetworkFor(spec));
+  auto seccomp = SeccompProgramFor(SeccompKindFor(spec));
   if (!seccomp.ok()) return seccomp.error().Wrap("launch: seccomp");
   auto program = ResolveProgram(spec);
   if (!program.ok()) {
@@ -297,6 +305,8 @@ Expected<ProcessTree> ProcessTree::Launch(const LaunchSpec& spec, const LaunchOp
   envp.push_back(nullptr);
   std::vector<gid_t> groups(spec.identity.supplementary_gids.begin(),
                             spec.identity.supplementary_gids.end());
+
+  Stamp(options.timings, &LaunchTimings::prepared);
 
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return ErrnoError(ErrorCode::kOs, "launch: pipe2", errno);
@@ -357,6 +367,7 @@ Expected<ProcessTree> ProcessTree::Launch(const LaunchSpec& spec, const LaunchOp
                                                              : " into the tree's cgroup"),
                       err);
   }
+  Stamp(options.timings, &LaunchTimings::cloned);
   tree.pid_ = static_cast<pid_t>(pid);
   tree.pidfd_.Reset(pidfd);
   if (spec.timeout.count() > 0) {
@@ -370,7 +381,10 @@ Expected<ProcessTree> ProcessTree::Launch(const LaunchSpec& spec, const LaunchOp
   do {
     got = ::read(error_read.get(), &failure, sizeof(failure));
   } while (got < 0 && errno == EINTR);
-  if (got == 0) return tree;  // execve succeeded and closed the pipe
+  if (got == 0) {  // execve succeeded and closed the pipe
+    Stamp(options.timings, &LaunchTimings::exec_confirmed);
+    return tree;
+  }
 
   // The child failed (it has exited with 127): reap it, clean up, and say where it failed.
   siginfo_t info{};
@@ -446,7 +460,10 @@ Expected<ExitStatus> ProcessTree::Wait() {
       if (errno == EINTR) continue;
       return ErrnoError(ErrorCode::kOs, "poll on the tree's pidfd", errno);
     }
-    if (rc > 0) break;
+    if (rc > 0) {
+      Stamp(timings_, &LaunchTimings::exited);
+      break;
+    }
     // Timeout: kill the whole tree, then reap.
     timed_out_ = true;
     STOCKADE_RETURN_IF_ERROR(KillNow());
@@ -461,6 +478,7 @@ Expected<ExitStatus> ProcessTree::Wait() {
     if (errno != EINTR) return ErrnoError(ErrorCode::kOs, "waitid(P_PIDFD)", errno);
   }
   reaped_ = true;
+  Stamp(timings_, &LaunchTimings::reaped);
   ExitStatus status;
   if (info.si_code == CLD_EXITED) {
     status.code = info.si_status;
@@ -484,8 +502,12 @@ Status ProcessTree::Cleanup() {
   // The first process is gone; anything it started (double fork, setsid, nohup, a daemon) dies
   // with the cgroup now.
   STOCKADE_RETURN_IF_ERROR(cgroup_->Kill());
+  Stamp(timings_, &LaunchTimings::killed);
   STOCKADE_RETURN_IF_ERROR(cgroup_->WaitUntilEmpty(std::chrono::seconds(10)));
-  return cgroup_->Remove();
+  Stamp(timings_, &LaunchTimings::emptied);
+  STOCKADE_RETURN_IF_ERROR(cgroup_->Remove());
+  Stamp(timings_, &LaunchTimings::removed);
+  return OkStatus();
 }
 
 Expected<ExitStatus> RunTree(const LaunchSpec& spec, const LaunchOptions& options) {

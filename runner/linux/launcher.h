@@ -41,6 +41,22 @@ struct LaunchFailureInfo {
   bool program_not_found = false;     // argv[0] was not found in PATH (before any clone)
 };
 
+// When each phase of a launch ended (steady clock), for bench/launch's per-phase figures. Filled
+// by Launch() and Wait() when LaunchOptions::timings is set; a phase that did not run keeps {}.
+struct LaunchTimings {
+  using TimePoint = std::chrono::steady_clock::time_point;
+  TimePoint start;           // Launch() entered
+  TimePoint cgroup_ready;    // the tree's cgroup created, limits written
+  TimePoint prepared;        // mount plan, Landlock ruleset, seccomp filter, argv/envp built
+  TimePoint cloned;          // clone3 returned in the parent
+  TimePoint exec_confirmed;  // the child's error pipe reached EOF (execve succeeded)
+  TimePoint exited;          // Wait(): the first process ended (pidfd readable)
+  TimePoint reaped;          // Wait(): waitid returned
+  TimePoint killed;          // Cleanup: cgroup.kill written
+  TimePoint emptied;         // Cleanup: the cgroup reported no process
+  TimePoint removed;         // Cleanup: the tree's cgroup released (Wait() returns)
+};
+
 struct LaunchOptions {
   // Descriptors that become the tree's stdin, stdout and stderr; -1 keeps the launcher's own.
   int stdin_fd = -1;
@@ -65,6 +81,8 @@ struct LaunchOptions {
   std::string runtime_dir;
   // When set, filled in by a failed Launch() (left untouched on success).
   LaunchFailureInfo* failure_info = nullptr;
+  // When set, Launch() and Wait() record when each phase ended (it must outlive the tree).
+  LaunchTimings* timings = nullptr;
 };
 
 struct ExitStatus {
@@ -120,6 +138,7 @@ class ProcessTree {
   bool timed_out_ = false;
   bool reaped_ = false;
   bool done_ = false;
+  LaunchTimings* timings_ = nullptr;
 };
 
 // Launch + Wait.

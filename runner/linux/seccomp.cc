@@ -155,14 +155,39 @@ Status AddNetworkRules(scmp_filter_ctx ctx, SeccompNetwork network) {
   return OkStatus();
 }
 
-Expected<std::shared_ptr<const SeccompProgram>> Compile(SeccompNetwork network) {
+// SECCOMP_FILTER_FLAG_LOG for the installation, when asked for. libseccomp applies the
+// attribute only in its own seccomp_load, and the filter is installed by the child from the
+// exported BPF instead: the attribute is set (libseccomp then checks that the kernel knows the
+// flag, API level 3) and read back into the flags the child passes to seccomp().
+Expected<unsigned int> InstallFlags(scmp_filter_ctx ctx, bool log_denials) {
+  if (!log_denials) return 0u;
+  const int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
+  if (rc != 0) {
+    return ErrnoError(ErrorCode::kUnsupported,
+                      "libseccomp: SCMP_FLTATR_CTL_LOG (log the filter's refusals; libseccomp " +
+                          std::to_string(SCMP_VER_MAJOR) + "." + std::to_string(SCMP_VER_MINOR) +
+                          ", API level " + std::to_string(seccomp_api_get()) + ")",
+                      -rc);
+  }
+  std::uint32_t value = 0;
+  STOCKADE_RETURN_IF_ERROR(
+      Check(seccomp_attr_get(ctx, SCMP_FLTATR_CTL_LOG, &value), "read back SCMP_FLTATR_CTL_LOG"));
+  if (value != 1) {
+    return Error(ErrorCode::kUnsupported, "libseccomp did not keep SCMP_FLTATR_CTL_LOG");
+  }
+  return static_cast<unsigned int>(SECCOMP_FILTER_FLAG_LOG);
+}
+
+Expected<std::shared_ptr<const SeccompProgram>> Compile(const SeccompKind& kind) {
   Context ctx;
   if (ctx.get() == nullptr) return Error(ErrorCode::kOs, "libseccomp: seccomp_init failed");
   STOCKADE_RETURN_IF_ERROR(
       Check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS),
             "bad-architecture action"));
+  auto flags = InstallFlags(ctx.get(), kind.log_denials);
+  if (!flags.ok()) return flags.error();
   STOCKADE_RETURN_IF_ERROR(AddAlwaysDenied(ctx.get()));
-  STOCKADE_RETURN_IF_ERROR(AddNetworkRules(ctx.get(), network));
+  STOCKADE_RETURN_IF_ERROR(AddNetworkRules(ctx.get(), kind.network));
 
   // libseccomp 2.5 exports BPF only to a descriptor: a memfd, read back.
   UniqueFd mem(::memfd_create("stockade-seccomp", MFD_CLOEXEC));
@@ -180,31 +205,44 @@ Expected<std::shared_ptr<const SeccompProgram>> Compile(SeccompNetwork network) 
   }
   program->program.len = static_cast<unsigned short>(program->instructions.size());
   program->program.filter = program->instructions.data();
+  program->flags = *flags;
   return std::shared_ptr<const SeccompProgram>(std::move(program));
 }
 
 }  // namespace
 
-SeccompNetwork SeccompNetworkFor(const LaunchSpec& spec) {
-  if (spec.network == NetworkAccess::kAllowed) return SeccompNetwork::kAllowed;
-  return spec.loopback_ports.empty() ? SeccompNetwork::kBlocked : SeccompNetwork::kLoopbackPorts;
+SeccompKind SeccompKindFor(const LaunchSpec& spec) {
+  SeccompKind kind;
+  if (spec.network == NetworkAccess::kAllowed) {
+    kind.network = SeccompNetwork::kAllowed;
+  } else {
+    kind.network =
+        spec.loopback_ports.empty() ? SeccompNetwork::kBlocked : SeccompNetwork::kLoopbackPorts;
+  }
+  kind.log_denials = spec.log_seccomp_denials;
+  return kind;
+}
+
+Expected<std::shared_ptr<const SeccompProgram>> SeccompProgramFor(const SeccompKind& kind) {
+  static std::mutex mu;
+  static std::shared_ptr<const SeccompProgram> cache[3][2];
+  const auto index = static_cast<std::size_t>(kind.network);
+  const std::size_t logged = kind.log_denials ? 1 : 0;
+  std::lock_guard<std::mutex> lock(mu);
+  if (!cache[index][logged]) {
+    auto compiled = Compile(kind);
+    if (!compiled.ok()) return compiled.error();
+    cache[index][logged] = *compiled;
+  }
+  return cache[index][logged];
 }
 
 Expected<std::shared_ptr<const SeccompProgram>> SeccompProgramFor(SeccompNetwork network) {
-  static std::mutex mu;
-  static std::shared_ptr<const SeccompProgram> cache[3];
-  const auto index = static_cast<std::size_t>(network);
-  std::lock_guard<std::mutex> lock(mu);
-  if (!cache[index]) {
-    auto compiled = Compile(network);
-    if (!compiled.ok()) return compiled.error();
-    cache[index] = *compiled;
-  }
-  return cache[index];
+  return SeccompProgramFor(SeccompKind{network, false});
 }
 
 bool ApplySeccomp(const SeccompProgram& program, SetupFailure* failure) noexcept {
-  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program.program) != 0) {
+  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, program.flags, &program.program) != 0) {
     return Fail(failure, SetupStep::kSeccomp, errno, nullptr);
   }
   return true;

@@ -17,6 +17,11 @@
 // System call arguments are compared on their low 32 bits where the kernel reads an int, so a
 // caller cannot slip past the filter with garbage in the upper half of a register. Any other
 // architecture (i386 or x32 system calls from an x86_64 process) kills the process.
+//
+// Logged (SeccompKind::log_denials): every refusal above leaves an AUDIT_SECCOMP record naming
+// the syscall (neither the arguments nor the errno). The ENOSYS of clone3 is a compatibility
+// answer, not a denial: the audit capture counts and drops those records
+// (docs/audit-capture-linux.md).
 #ifndef STOCKADE_RUNNER_LINUX_SECCOMP_H_
 #define STOCKADE_RUNNER_LINUX_SECCOMP_H_
 
@@ -37,18 +42,31 @@ enum class SeccompNetwork {
   kLoopbackPorts,  // TCP sockets only (ports restricted by Landlock)
 };
 
-SeccompNetwork SeccompNetworkFor(const LaunchSpec& spec);
+// What the filter of a tree depends on.
+struct SeccompKind {
+  SeccompNetwork network = SeccompNetwork::kBlocked;
+  // Install with SECCOMP_FILTER_FLAG_LOG: the kernel emits an AUDIT_SECCOMP record (type 1326)
+  // for every refusal (LaunchSpec::log_seccomp_denials). The rules are the same either way.
+  bool log_denials = false;
+};
+
+SeccompKind SeccompKindFor(const LaunchSpec& spec);
 
 struct SeccompProgram {
   std::vector<sock_filter> instructions;
-  sock_fprog program{};  // points into `instructions`
+  sock_fprog program{};    // points into `instructions`
+  unsigned int flags = 0;  // seccomp(SECCOMP_SET_MODE_FILTER, flags, ...): FLAG_LOG or 0
 };
 
-// The compiled filter for `network` (built on first use, then shared; thread-safe).
-// Errors: kOs when libseccomp fails, naming the rule.
+// The compiled filter for `kind` (built on first use, then shared; thread-safe).
+// Errors: kOs when libseccomp fails, naming the rule; kUnsupported when logging is asked for
+// and libseccomp or the kernel refuses SCMP_FLTATR_CTL_LOG (kernel before 4.14).
+Expected<std::shared_ptr<const SeccompProgram>> SeccompProgramFor(const SeccompKind& kind);
+// Same, without logging.
 Expected<std::shared_ptr<const SeccompProgram>> SeccompProgramFor(SeccompNetwork network);
 
-// In the child, after no_new_privs: seccomp(SECCOMP_SET_MODE_FILTER). Async-signal-safe.
+// In the child, after no_new_privs: seccomp(SECCOMP_SET_MODE_FILTER, program.flags).
+// Async-signal-safe.
 bool ApplySeccomp(const SeccompProgram& program, SetupFailure* failure) noexcept;
 
 }  // namespace stockade::runner::linux_os

@@ -7,7 +7,7 @@ const char* SetupStepName(SetupStep step) {
     case SetupStep::kNone:
       return "none";
     case SetupStep::kJoinCgroup:
-      return "join cgroup (write cgroup.procs)";
+      return "join cgroup (write tasks)";
     case SetupStep::kSetsid:
       return "setsid";
     case SetupStep::kStdio:

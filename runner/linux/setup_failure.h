@@ -12,7 +12,7 @@ namespace stockade::runner::linux_os {
 // Each step the child performs, in order. The names (SetupStepName) are what users read.
 enum class SetupStep : std::uint32_t {
   kNone = 0,
-  kJoinCgroup,      // write "0" to a v1 cgroup.procs
+  kJoinCgroup,      // write "0" to a v1 cgroup's tasks file
   kSetsid,          // setsid
   kStdio,           // dup2 of the relayed descriptors
   kCloseFds,        // close_range(CLOSE_RANGE_CLOEXEC)

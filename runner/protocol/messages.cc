@@ -339,6 +339,20 @@ Expected<Message> DecodeSignal(const FieldReader& r) {
   return Message(m);
 }
 
+Expected<Message> DecodeResize(const FieldReader& r) {
+  STOCKADE_RETURN_IF_ERROR(r.OnlyFields({"rows", "cols"}));
+  ResizeMessage m;
+  std::uint64_t v = 0;
+  STOCKADE_ASSIGN_OR_RETURN(v, r.Unsigned("rows", 65535));
+  m.size.rows = static_cast<std::uint16_t>(v);
+  STOCKADE_ASSIGN_OR_RETURN(v, r.Unsigned("cols", 65535));
+  m.size.cols = static_cast<std::uint16_t>(v);
+  if (m.size.rows == 0 || m.size.cols == 0) {
+    return ProtocolError("Resize: rows and cols must be at least 1");
+  }
+  return Message(m);
+}
+
 Expected<Message> DecodeStarted(const FieldReader& r) {
   STOCKADE_RETURN_IF_ERROR(r.OnlyFields({"session_id", "pid"}));
   StartedMessage m;
@@ -399,6 +413,9 @@ json ToJson(const Message& message) {
       return j;
     }
     json operator()(const SignalMessage& m) const { return {{"signal", m.signal}}; }
+    json operator()(const ResizeMessage& m) const {
+      return {{"rows", m.size.rows}, {"cols", m.size.cols}};
+    }
     json operator()(const StartedMessage& m) const {
       return {{"session_id", m.session_id}, {"pid", m.pid}};
     }
@@ -455,11 +472,13 @@ std::string MessageTypeName(MessageType type) {
       return "Exit";
     case MessageType::kError:
       return "Error";
+    case MessageType::kResize:
+      return "Resize";
   }
   return "type " + std::to_string(static_cast<unsigned>(type));
 }
 
-bool IsKnownMessageType(std::uint16_t raw) { return raw >= 1 && raw <= 7; }
+bool IsKnownMessageType(std::uint16_t raw) { return raw >= 1 && raw <= 8; }
 
 const char* ErrorStageName(ErrorStage stage) {
   switch (stage) {
@@ -484,7 +503,7 @@ std::size_t RunRequest::PassedFdCount() const {
 MessageType TypeOf(const Message& message) {
   static constexpr MessageType kTypes[] = {
       MessageType::kPing,    MessageType::kPong, MessageType::kRunRequest, MessageType::kSignal,
-      MessageType::kStarted, MessageType::kExit, MessageType::kError};
+      MessageType::kStarted, MessageType::kExit, MessageType::kError,      MessageType::kResize};
   return kTypes[message.index()];
 }
 
@@ -539,6 +558,11 @@ Status ValidateMessage(const Message& message) {
     if (sig->signal < 1 || sig->signal > kMaxSignal) {
       return ProtocolError("Signal.signal: " + std::to_string(sig->signal) + " is outside 1.." +
                            std::to_string(kMaxSignal));
+    }
+  }
+  if (const auto* resize = std::get_if<ResizeMessage>(&message)) {
+    if (resize->size.rows == 0 || resize->size.cols == 0) {
+      return ProtocolError("Resize: rows and cols must be at least 1");
     }
   }
   if (const auto* pong = std::get_if<PongMessage>(&message)) {
@@ -620,6 +644,8 @@ Expected<Message> DecodePayload(MessageType type, std::string_view payload) {
         return DecodeExit(reader);
       case MessageType::kError:
         return DecodeError(reader);
+      case MessageType::kResize:
+        return DecodeResize(reader);
     }
   } catch (const std::exception& e) {
     // nlohmann accessors are guarded above; this is a backstop so no exception leaves the module.

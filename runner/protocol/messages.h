@@ -60,6 +60,7 @@ enum class MessageType : std::uint16_t {
   kStarted = 5,     // service -> client
   kExit = 6,        // service -> client, last
   kError = 7,       // service -> client, last
+  kResize = 8,      // client -> service, after Started: the user's window changed size
 };
 
 // "Ping", "RunRequest", ...; "type N" for a value outside the enum.
@@ -110,6 +111,13 @@ struct SignalMessage {
   bool operator==(const SignalMessage&) const = default;
 };
 
+// The user's terminal window now has this size (Windows: the service resizes the tree's
+// pseudoconsole; on Linux the client sets the size on its own pty and never sends this).
+struct ResizeMessage {
+  TtySize size;  // rows and cols 1..65535
+  bool operator==(const ResizeMessage&) const = default;
+};
+
 struct StartedMessage {
   std::string session_id;  // a GUID string, the audit store's session id
   std::int64_t pid = 0;    // the tree's first process, as the service sees it
@@ -143,7 +151,7 @@ struct ErrorMessage {
 };
 
 using Message = std::variant<PingMessage, PongMessage, RunRequest, SignalMessage, StartedMessage,
-                             ExitMessage, ErrorMessage>;
+                             ExitMessage, ErrorMessage, ResizeMessage>;
 
 // The type of a message value.
 MessageType TypeOf(const Message& message);

@@ -182,7 +182,13 @@ std::string FormatTable(const SelftestReport& report, int width) {
   std::ostringstream out;
   out << "Stockade selftest on " << report.platform << ", identity " << report.identity
       << (report.unprovisioned ? " (unprovisioned mode: no service)" : "") << ", workspace "
-      << report.workspace << "\n\n";
+      << report.workspace << "\n";
+  if (!report.token_unverified.empty()) {
+    out << "WARNING: the sandbox's token could not be verified on this platform, so these results "
+           "show what this platform enforces, not what Stockade enforces on Windows: "
+        << report.token_unverified << "\n";
+  }
+  out << "\n";
   constexpr std::size_t kNameWidth = 18;
   constexpr std::size_t kVerdictWidth = 9;
   const std::size_t evidence_width =
@@ -193,7 +199,8 @@ std::string FormatTable(const SelftestReport& report, int width) {
   };
   out << pad("PROBE", kNameWidth) << " " << pad("RESULT", kVerdictWidth) << " EVIDENCE\n";
   for (const ProbeResult& r : report.results) {
-    const std::vector<std::string> lines = Wrap(r.evidence, evidence_width);
+    const std::vector<std::string> lines =
+        Wrap(r.label.empty() ? r.evidence : "[" + r.label + "] " + r.evidence, evidence_width);
     for (std::size_t i = 0; i < lines.size(); ++i) {
       out << pad(i == 0 ? r.info->name : "", kNameWidth) << " "
           << pad(i == 0 ? VerdictName(r.verdict) : "", kVerdictWidth) << " " << lines[i] << "\n";
@@ -234,6 +241,7 @@ std::string FormatJson(const SelftestReport& report) {
                        {"evidence", r.evidence},
                        {"attempts", r.info->attempts},
                        {"seconds", r.seconds}});
+    if (!r.label.empty()) results.back()["label"] = r.label;
   }
   const int code = SelftestExitCode(report);
   nlohmann::json doc = {{"ok", code == 0},
@@ -241,6 +249,7 @@ std::string FormatJson(const SelftestReport& report) {
                         {"identity", report.identity},
                         {"unprovisioned", report.unprovisioned},
                         {"workspace", report.workspace},
+                        {"token_verified", report.token_unverified.empty()},
                         {"exit_code", code},
                         {"counts",
                          {{"blocked", report.Count(Verdict::kBlocked)},
@@ -250,6 +259,7 @@ std::string FormatJson(const SelftestReport& report) {
                           {"fail", report.Count(Verdict::kFail)},
                           {"skipped", report.Count(Verdict::kSkipped)}}},
                         {"results", results}};
+  if (!report.token_unverified.empty()) doc["token_unverified"] = report.token_unverified;
   return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -61,6 +61,10 @@ struct ProbeResult {
   Verdict verdict = Verdict::kFail;
   std::string evidence;
   double seconds = 0;
+  // Set when the verdict was reached with a sandbox that could not be verified on this platform
+  // (Windows under Wine: the restricted token cannot be read back), e.g. "token not verified on
+  // this platform (Wine 8.0)". Shown with the result in the table and the JSON.
+  std::string label;
 };
 
 struct SelftestReport {
@@ -68,6 +72,10 @@ struct SelftestReport {
   std::string identity;  // as asked
   bool unprovisioned = false;
   std::string workspace;
+  // Non-empty when the probes ran with a sandbox whose token could not be verified (only under
+  // Wine, runner/selftest/win): what could not be verified, and why. The table's header and the
+  // JSON ("token_verified": false) say so; every result then carries a label.
+  std::string token_unverified;
   std::vector<ProbeResult> results;
 
   int Count(Verdict verdict) const;

@@ -17,8 +17,11 @@ struct ServeOptions {
   int verbose = 0;          // stderr log threshold (count of --verbose)
 };
 
-// Serves until stopped; OK after an orderly stop. Errors: the policy's (kPolicy*), logging's
-// (kIo), the server's (kNotElevated, kAlreadyExists, kIo naming the socket).
+// Serves until stopped; OK after an orderly stop. On Linux it also starts the kernel audit
+// capture (runs are refused with E_AUDIT_UNAVAILABLE while it cannot run, unless audit.fail_open;
+// the kernel audit configuration is put back at stop) and makes the service the trees' child
+// subreaper (docs/runner-service.md, "Audit and orphans"). Errors: the policy's (kPolicy*),
+// logging's (kIo), the server's (kNotElevated, kAlreadyExists, kIo naming the socket).
 Status Serve(const ServeOptions& options);
 
 }  // namespace stockade::runner::service

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "provision/win/win_util.h"
+#include "runner/win/pseudo_console.h"
 
 namespace stockade::runner::win_os {
 
@@ -56,24 +57,33 @@ std::vector<HANDLE> InheritedStdio::distinct() const {
   return out;
 }
 
-Expected<HandleListAttribute> HandleListAttribute::Create(std::vector<HANDLE> handles) {
-  if (handles.empty()) {
+Expected<HandleListAttribute> HandleListAttribute::Create(std::vector<HANDLE> handles,
+                                                          void* pseudo_console) {
+  if (handles.empty() && pseudo_console == nullptr) {
     return Error(ErrorCode::kInvalidArgument, "handle list attribute: no handle to inherit");
   }
+  const DWORD count = (handles.empty() ? 0 : 1) + (pseudo_console != nullptr ? 1 : 0);
   HandleListAttribute attribute;
   SIZE_T size = 0;
-  InitializeProcThreadAttributeList(nullptr, 1, 0, &size);
+  InitializeProcThreadAttributeList(nullptr, count, 0, &size);
   if (size == 0) return pw::LastWin32Error("InitializeProcThreadAttributeList(size)");
   attribute.storage_.resize((size + 7) / 8);
   attribute.handles_ = std::move(handles);
-  if (!InitializeProcThreadAttributeList(attribute.get(), 1, 0, &size)) {
+  if (!InitializeProcThreadAttributeList(attribute.get(), count, 0, &size)) {
     return pw::LastWin32Error("InitializeProcThreadAttributeList");
   }
   attribute.initialized_ = true;
-  if (!UpdateProcThreadAttribute(attribute.get(), 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
+  if (!attribute.handles_.empty() &&
+      !UpdateProcThreadAttribute(attribute.get(), 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
                                  attribute.handles_.data(),
                                  attribute.handles_.size() * sizeof(HANDLE), nullptr, nullptr)) {
     return pw::LastWin32Error("UpdateProcThreadAttribute(PROC_THREAD_ATTRIBUTE_HANDLE_LIST)");
+  }
+  // The attribute's value is the HPCON itself (not a pointer to it), as documented.
+  if (pseudo_console != nullptr &&
+      !UpdateProcThreadAttribute(attribute.get(), 0, kProcThreadAttributePseudoConsole,
+                                 pseudo_console, sizeof(pseudo_console), nullptr, nullptr)) {
+    return pw::LastWin32Error("UpdateProcThreadAttribute(PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE)");
   }
   return attribute;
 }

@@ -44,12 +44,15 @@ class InheritedStdio {
   HANDLE err_ = nullptr;
 };
 
-// A PROC_THREAD_ATTRIBUTE_LIST holding one PROC_THREAD_ATTRIBUTE_HANDLE_LIST.
+// A PROC_THREAD_ATTRIBUTE_LIST holding a PROC_THREAD_ATTRIBUTE_HANDLE_LIST and/or a
+// PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE (pseudo_console.h).
 class HandleListAttribute {
  public:
-  // Errors: kInvalidArgument for an empty list; kOs naming InitializeProcThreadAttributeList or
-  // UpdateProcThreadAttribute.
-  static Expected<HandleListAttribute> Create(std::vector<HANDLE> handles);
+  // The handle list `handles` (omitted when empty) and, when `pseudo_console` is not null, the
+  // pseudoconsole the first process attaches to. Errors: kInvalidArgument when both are empty;
+  // kOs naming InitializeProcThreadAttributeList or UpdateProcThreadAttribute.
+  static Expected<HandleListAttribute> Create(std::vector<HANDLE> handles,
+                                              void* pseudo_console = nullptr);
 
   HandleListAttribute(HandleListAttribute&& other) noexcept;
   HandleListAttribute& operator=(HandleListAttribute&&) = delete;

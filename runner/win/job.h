@@ -11,8 +11,10 @@
 
 #include <windows.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -92,12 +94,30 @@ class JobObject {
   // reporting, never for deciding that the tree is gone.
   std::optional<JobMessage> NextMessage(std::chrono::milliseconds timeout) const;
 
+  // Hands the completion port to one outside reader for the rest of the tree's life (the
+  // audit's process collector, audit/win/process_collector.h): from then on nothing here reads
+  // the port (JobTree::Wait no longer drains it), and the reader reports a
+  // JOB_OBJECT_MSG_JOB_MEMORY_LIMIT it reads through NoteMemoryLimit().
+  HANDLE ClaimPort() const {
+    port_state_->claimed.store(true);
+    return port_.get();
+  }
+  bool port_claimed() const { return port_state_->claimed.load(); }
+  void NoteMemoryLimit() const { port_state_->memory_limit.store(true); }
+  bool memory_limit_noted() const { return port_state_->memory_limit.load(); }
+
  private:
+  struct PortState {
+    std::atomic<bool> claimed{false};
+    std::atomic<bool> memory_limit{false};
+  };
   JobObject(UniqueHandle job, UniqueHandle port) : port_(std::move(port)), job_(std::move(job)) {}
   // Declared first so that it is destroyed last: the job (killing its processes) goes before
   // the port its messages are posted to.
   UniqueHandle port_;
   UniqueHandle job_;
+  // Shared with the port's outside reader (ClaimPort); a pointer so that the object stays movable.
+  std::unique_ptr<PortState> port_state_ = std::make_unique<PortState>();
 };
 
 }  // namespace stockade::runner::win_os

@@ -29,19 +29,27 @@ JobTree::~JobTree() {
 Expected<JobTree> JobTree::Start(const SpawnRequest& request) {
   auto job = JobObject::Create(request.limits);
   if (!job.ok()) return job.error();
-  auto stdio =
-      InheritedStdio::Prepare(request.stdin_handle, request.stdout_handle, request.stderr_handle);
+  const bool pty = request.pseudo_console != nullptr;
+  // With a pseudoconsole nothing is inherited: its handles reach the child through the attribute.
+  auto stdio = pty ? Expected<InheritedStdio>(InheritedStdio())
+                   : InheritedStdio::Prepare(request.stdin_handle, request.stdout_handle,
+                                             request.stderr_handle);
   if (!stdio.ok()) return stdio.error();
-  auto attribute = HandleListAttribute::Create(stdio->distinct());
+  auto attribute = HandleListAttribute::Create(pty ? std::vector<HANDLE>() : stdio->distinct(),
+                                               request.pseudo_console);
   if (!attribute.ok()) return attribute.error();
 
   STARTUPINFOEXW startup{};
   startup.StartupInfo.cb = sizeof startup;
+  // With a pseudoconsole the std handles stay null on purpose: a console program then takes the
+  // pseudoconsole's, where a redirected launcher's own handles would otherwise leak through
+  // (microsoft/terminal#11276).
   startup.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
-  startup.StartupInfo.hStdInput = stdio->in();
-  startup.StartupInfo.hStdOutput = stdio->out();
-  startup.StartupInfo.hStdError = stdio->err();
+  startup.StartupInfo.hStdInput = pty ? nullptr : stdio->in();
+  startup.StartupInfo.hStdOutput = pty ? nullptr : stdio->out();
+  startup.StartupInfo.hStdError = pty ? nullptr : stdio->err();
   startup.lpAttributeList = attribute->get();
+  const BOOL inherit = pty ? FALSE : TRUE;
 
   const DWORD flags = CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT |
                       request.extra_flags;
@@ -51,12 +59,12 @@ Expected<JobTree> JobTree::Start(const SpawnRequest& request) {
   const wchar_t* environment = request.environment.empty() ? L"\0\0" : request.environment.c_str();
   BOOL created;
   if (request.token != nullptr) {
-    created = CreateProcessAsUserW(request.token, request.application.c_str(), command_line.data(),
-                                   nullptr, nullptr, TRUE, flags, const_cast<wchar_t*>(environment),
-                                   request.cwd.c_str(), &startup.StartupInfo, &info);
+    created = CreateProcessAsUserW(
+        request.token, request.application.c_str(), command_line.data(), nullptr, nullptr, inherit,
+        flags, const_cast<wchar_t*>(environment), request.cwd.c_str(), &startup.StartupInfo, &info);
   } else {
     created = CreateProcessW(request.application.c_str(), command_line.data(), nullptr, nullptr,
-                             TRUE, flags, const_cast<wchar_t*>(environment), request.cwd.c_str(),
+                             inherit, flags, const_cast<wchar_t*>(environment), request.cwd.c_str(),
                              &startup.StartupInfo, &info);
   }
   if (!created) {
@@ -140,10 +148,14 @@ Expected<ExitStatus> JobTree::Wait() {
   status.code = static_cast<int>(code);
   status.killed = killed_->load();
   if (memory_limit_ > 0) {
-    // Drain what the port holds now (best effort) and compare the peak with the limit.
-    while (auto message = job_->NextMessage(std::chrono::milliseconds(0))) {
-      if (message->type == JOB_OBJECT_MSG_JOB_MEMORY_LIMIT) status.oom_killed = true;
+    // Drain what the port holds now (best effort) and compare the peak with the limit. When the
+    // audit's collector reads the port, the messages are its own and it notes the limit instead.
+    if (!job_->port_claimed()) {
+      while (auto message = job_->NextMessage(std::chrono::milliseconds(0))) {
+        if (message->type == JOB_OBJECT_MSG_JOB_MEMORY_LIMIT) status.oom_killed = true;
+      }
     }
+    if (job_->memory_limit_noted()) status.oom_killed = true;
     if (auto peak = job_->PeakMemory(); peak.ok() && *peak >= memory_limit_) {
       status.oom_killed = true;
     }

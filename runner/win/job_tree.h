@@ -59,6 +59,10 @@ struct SpawnRequest {
   HANDLE stderr_handle = nullptr;
   // Extra creation flags, e.g. CREATE_NO_WINDOW for a service without a console.
   DWORD extra_flags = 0;
+  // A pseudoconsole (pseudo_console.h) the first process attaches to, nullptr = none. With one,
+  // the std handles above are ignored: the tree's stdin/stdout/stderr are the pseudoconsole's,
+  // and it inherits no handle at all (bInheritHandles FALSE).
+  void* pseudo_console = nullptr;
   JobLimits limits;
   // Wall-clock limit measured from the start; zero = none.
   std::chrono::milliseconds timeout{0};

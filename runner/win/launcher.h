@@ -34,6 +34,7 @@
 #include "core/error.h"
 #include "runner/launch_spec.h"
 #include "runner/win/job_tree.h"
+#include "runner/win/token.h"
 
 namespace stockade::runner::win_os {
 
@@ -54,8 +55,17 @@ struct LaunchOptions {
   // Puts the tree in this terminal-services session (the caller's, for the service). Needs
   // SeTcbPrivilege. nullopt = the session of the token (the service's session 0 for a logon).
   std::optional<DWORD> session_id;
+  // A pseudoconsole (pseudo_console.h) for the tree instead of the three handles above: set when
+  // the user's stdin and stdout are a console. See SpawnRequest::pseudo_console.
+  void* pseudo_console = nullptr;
   // See SpawnRequest::before_resume (job_tree.h).
   std::function<Status(DWORD pid)> before_resume;
+  // kStrict everywhere but in `stockade selftest` (runner/selftest/win), which asks for
+  // kWineSelftestBestEffort so that its probes run under Wine, where the token cannot be read
+  // back (token.h), nor can the job's limits (their read-back is then skipped); the tree reports
+  // what was not verified (token_unverified()). Honoured only for an unprovisioned (same-user)
+  // launch under Wine: a provisioned launch and real Windows are always strict.
+  TokenCheck token_check = TokenCheck::kStrict;
 };
 
 class ProcessTree {
@@ -81,6 +91,9 @@ class ProcessTree {
   Expected<std::vector<DWORD>> Processes() const { return tree_.job().ProcessIds(); }
   // The restricting SIDs the tree's token was made with ("S-1-...").
   const std::vector<std::string>& restricting_sids() const { return restricting_sids_; }
+  // What of the token could not be verified (RestrictedToken::unverified): empty unless
+  // LaunchOptions::token_check allowed it under Wine.
+  const std::vector<std::string>& token_unverified() const { return token_unverified_; }
 
   // Kills the whole tree now. Wait() still has to be called. Safe from another thread.
   Status Kill() { return tree_.Kill(); }
@@ -89,10 +102,13 @@ class ProcessTree {
   Expected<ExitStatus> Wait() { return tree_.Wait(); }
 
  private:
-  ProcessTree(JobTree tree, std::vector<std::string> sids)
-      : tree_(std::move(tree)), restricting_sids_(std::move(sids)) {}
+  ProcessTree(JobTree tree, std::vector<std::string> sids, std::vector<std::string> unverified)
+      : tree_(std::move(tree)),
+        restricting_sids_(std::move(sids)),
+        token_unverified_(std::move(unverified)) {}
   JobTree tree_;
   std::vector<std::string> restricting_sids_;
+  std::vector<std::string> token_unverified_;
 };
 
 // Launch + Wait.

@@ -57,6 +57,21 @@ Expected<std::vector<std::string>> TokenPrivilegeNames(HANDLE token);
 struct RestrictedToken {
   UniqueHandle token;
   std::vector<Sid> restricting_sids;
+  // Empty: every property below was read back as asked. Otherwise (only ever under Wine, and
+  // only when the caller passed TokenCheck::kWineSelftestBestEffort) what could not be verified,
+  // one sentence each: the token must then be presented as unverified to whoever sees results.
+  std::vector<std::string> unverified;
+};
+
+// How strictly MakeWriteRestrictedToken treats a read-back it cannot complete.
+enum class TokenCheck {
+  // Every read-back must succeed and match, or the token is refused (kVerificationFailed).
+  // `stockade run`, the service and everything else use this.
+  kStrict,
+  // Under Wine only (RunningUnderWine(), wine.h): read-backs that fail or mismatch are listed in
+  // RestrictedToken::unverified instead of refusing the token, so that the selftest can run its
+  // probes and report what Wine lets through. Anywhere else this is exactly kStrict.
+  kWineSelftestBestEffort,
 };
 
 // CreateRestrictedToken(base, kRestrictedTokenFlags, restricting = `restricting`), then:
@@ -69,9 +84,11 @@ struct RestrictedToken {
 //  - the session id is set when `session_id` is given (needs SeTcbPrivilege: the service).
 // Errors: kInvalidArgument for an empty `restricting`; kOs naming the API; kVerificationFailed
 // naming what read back wrong or could not be read back (Wine drops the restricting SIDs and
-// cannot report TokenRestrictedSids at all).
+// cannot report TokenRestrictedSids at all). With `check` = kWineSelftestBestEffort under Wine,
+// the read-back failures are listed in `unverified` instead (the API errors are still errors).
 Expected<RestrictedToken> MakeWriteRestrictedToken(HANDLE base, const std::vector<Sid>& restricting,
-                                                   std::optional<DWORD> session_id = std::nullopt);
+                                                   std::optional<DWORD> session_id = std::nullopt,
+                                                   TokenCheck check = TokenCheck::kStrict);
 
 }  // namespace stockade::runner::win_os
 

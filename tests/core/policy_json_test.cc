@@ -12,13 +12,13 @@ namespace stockade {
 namespace {
 
 constexpr std::string_view kDefaultCanonical =
-    R"({"audit":{"fail_open":false,"retention_days":365},"filesystem":{"deny_read":["~/.ssh",)"
+    R"({"audit":{"fail_open":false,"fsync":true,"retention_days":365},"filesystem":{"deny_read":["~/.ssh",)"
     R"("~/.aws","~/.gnupg","~/.kube","~/.docker"],"protected":[".git",".codex",".agents"],)"
     R"("writable_roots":["{workspace}","{temp}"]},"identities":{"prefix":"stockade"},"limits":)"
     R"({"max_processes":1024,"memory_mb":8192},"network":{"offline":{"loopback_ports":[3128],)"
     R"("mode":"blocked"},"online":{"loopback_ports":[],"mode":"allowed"}},"version":1})";
 constexpr std::string_view kDefaultHash =
-    "74406987b1939838dbb4ecd29d7089edc6d2232366fc2e3218288841264043e6";
+    "5e3c64ab544faf6ecaf046c3294a65a2ac2a966d0d47f82f1171f907b809a954";
 
 TEST(PolicyJson, DefaultCanonicalEncodingIsStable) {
   EXPECT_EQ(CanonicalPolicyJson(DefaultPolicy()), kDefaultCanonical);

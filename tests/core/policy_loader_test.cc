@@ -531,6 +531,7 @@ TEST(LoadPolicyFile, CustomPolicySetsEveryKey) {
   EXPECT_EQ(p.limits.memory_mb, 2048u);
   EXPECT_EQ(p.audit.retention_days, 30u);
   EXPECT_TRUE(p.audit.fail_open);
+  EXPECT_FALSE(p.audit.fsync);
 }
 
 TEST(LoadPolicyFile, PartialPolicyTakesTheRestFromTheDefault) {

@@ -52,6 +52,7 @@ TEST(ProtocolMessages, EveryMessageRoundTrips) {
       StartedMessage{"3f2504e0-4f89-11d3-9a0c-0305e82c3301", 777},
       ExitMessage{137, 9, false, true},
       ErrorMessage{"E_NOT_GRANTED", "workspace /x is not granted", ErrorStage::kAuthorize},
+      ResizeMessage{TtySize{50, 132}},
   };
   for (const Message& m : messages) {
     EXPECT_EQ(RoundTrip(m), m) << MessageTypeName(TypeOf(m));
@@ -246,6 +247,14 @@ TEST(ProtocolMessages, ReplyFieldsAreChecked) {
           .error(),
       ErrorCode::kProtocol, "Error.stage: 'late'");
   ExpectError(ValidateMessage(SignalMessage{65}).error(), ErrorCode::kProtocol, "Signal.signal");
+  ExpectError(DecodePayload(MessageType::kResize, "{\"rows\":0,\"cols\":80}").error(),
+              ErrorCode::kProtocol, "Resize: rows and cols must be at least 1");
+  ExpectError(DecodePayload(MessageType::kResize, "{\"rows\":70000,\"cols\":80}").error(),
+              ErrorCode::kProtocol, "Resize.rows");
+  ExpectError(DecodePayload(MessageType::kResize, "{\"rows\":24}").error(), ErrorCode::kProtocol,
+              "Resize");
+  ExpectError(ValidateMessage(ResizeMessage{TtySize{24, 0}}).error(), ErrorCode::kProtocol,
+              "Resize");
 }
 
 TEST(ProtocolMessages, ToErrorMessageKeepsTheCodeAndStaysEncodable) {

@@ -3,6 +3,7 @@
 // (local_run.h), and map the outcome to an exit status.
 #include <windows.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -11,10 +12,13 @@
 #include "provision/win/handles.h"
 #include "provision/win/win_util.h"
 #include "runner/client/client.h"
+#include "runner/client/win/console_relay.h"
+#include "runner/client/win/environment.h"
 #include "runner/client/win/local_run.h"
 #include "runner/client/win/service_run.h"
 #include "runner/protocol/messages.h"
 #include "runner/protocol/win/pipe_stream.h"
+#include "runner/win/pseudo_console.h"
 
 namespace stockade::runner::client {
 
@@ -53,63 +57,6 @@ Expected<std::string> RealPath(const std::string& path, const char* what) {
   }
   if (buffer.rfind(L"\\\\?\\", 0) == 0) buffer.erase(0, 4);
   return pw::Utf8(buffer);
-}
-
-// Variables that describe the machine, the terminal and the locale, not the caller: the rest of
-// the environment (tokens, keys, agent credentials) never reaches the tree unless passed with
-// --env. Windows programs need the first group to start at all (SystemRoot for Winsock, ...).
-bool PassedThrough(const std::string& name) {
-  static const char* const kNames[] = {"PATH",
-                                       "PATHEXT",
-                                       "SystemRoot",
-                                       "SystemDrive",
-                                       "windir",
-                                       "ComSpec",
-                                       "OS",
-                                       "PROCESSOR_ARCHITECTURE",
-                                       "NUMBER_OF_PROCESSORS",
-                                       "ProgramFiles",
-                                       "ProgramFiles(x86)",
-                                       "ProgramW6432",
-                                       "CommonProgramFiles",
-                                       "CommonProgramFiles(x86)",
-                                       "CommonProgramW6432",
-                                       "ProgramData",
-                                       "TERM",
-                                       "COLORTERM",
-                                       "LANG",
-                                       "TZ",
-                                       "NO_COLOR"};
-  for (const char* known : kNames) {
-    if (pw::EqualsIgnoreCase(name, known)) return true;
-  }
-  return false;
-}
-
-Expected<std::vector<std::string>> RequestEnvironment(const std::vector<std::string>& extra) {
-  std::vector<std::string> env;
-  wchar_t* block = GetEnvironmentStringsW();
-  for (const wchar_t* p = block; p != nullptr && *p != L'\0'; p += wcslen(p) + 1) {
-    const std::string entry = pw::Utf8(p);
-    const std::size_t eq = entry.find('=');
-    if (eq == std::string::npos || eq == 0) continue;  // "=C:=C:\..." drive entries
-    if (PassedThrough(entry.substr(0, eq))) env.push_back(entry);
-  }
-  if (block != nullptr) FreeEnvironmentStringsW(block);
-  for (const std::string& entry : extra) {
-    const std::size_t eq = entry.find('=');
-    if (eq == std::string::npos || eq == 0 || entry.find('\0') != std::string::npos) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "--env '" + entry + "': expected NAME=VALUE with a non-empty NAME");
-    }
-    const std::string name = entry.substr(0, eq);
-    std::erase_if(env, [&](const std::string& e) {
-      const std::size_t other = e.find('=');
-      return pw::EqualsIgnoreCase(e.substr(0, other), name);
-    });
-    env.push_back(entry);
-  }
-  return env;
 }
 
 Expected<std::pair<std::string, std::string>> WorkspaceAndCwd(const std::string& workspace_flag) {
@@ -152,7 +99,7 @@ RunResult Run(const RunOptions& options) {
 
   auto places = WorkspaceAndCwd(options.workspace);
   if (!places.ok()) return Failed(kStatusUsage, places.error());
-  auto env = RequestEnvironment(options.env);
+  auto env = win_os::RequestEnvironment(options.env);
   if (!env.ok()) return Failed(kStatusUsage, env.error());
 
   int failure_status = kStatusSandbox;
@@ -176,6 +123,17 @@ RunResult Run(const RunOptions& options) {
     request.env = *env;
     request.timeout_ms = static_cast<std::uint64_t>(options.timeout.count());
     request.stdio = {KindOf(STD_INPUT_HANDLE), KindOf(STD_OUTPUT_HANDLE), KindOf(STD_ERROR_HANDLE)};
+    // A console on stdin and stdout: ask for a pseudoconsole of this window's size; the tree's
+    // stderr then goes to the same screen (a terminal has one output).
+    if (win_os::IsConsolePair(GetStdHandle(STD_INPUT_HANDLE), GetStdHandle(STD_OUTPUT_HANDLE)) &&
+        runner::win_os::PseudoConsoleSupported()) {
+      if (auto size = win_os::ConsoleWindowSize(GetStdHandle(STD_OUTPUT_HANDLE)); size.ok()) {
+        request.tty =
+            protocol::TtySize{static_cast<std::uint16_t>(std::clamp(size->rows, 1, 65535)),
+                              static_cast<std::uint16_t>(std::clamp(size->cols, 1, 65535))};
+        request.stdio[2] = protocol::StdioKind::kNull;
+      }
+    }
     outcome = win_os::RunThroughService(protocol::win_os::ServicePipeName(options.socket_path),
                                         request, &failure_status);
   }

@@ -3,15 +3,20 @@
 #include <windows.h>
 
 #include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <system_error>
 
 #include "core/crypto/random.h"
 #include "core/paths/locations.h"
 #include "core/policy/policy_loader.h"
 #include "provision/win/win_util.h"
+#include "runner/client/win/console_relay.h"
 #include "runner/client/win/interrupt.h"
 #include "runner/service/spec_builder.h"
 #include "runner/win/launcher.h"
+#include "runner/win/pseudo_console.h"
 
 namespace stockade::runner::client::win_os {
 
@@ -60,7 +65,8 @@ int StatusForLaunchError(const Error& error) {
 
 }  // namespace
 
-Expected<RunOutcome> RunUnprovisioned(const LocalRun& run, int* failure_status) {
+Expected<RunOutcome> RunUnprovisioned(const LocalRun& run, int* failure_status,
+                                      std::vector<std::string>* token_unverified) {
   *failure_status = kStatusSandbox;
   auto kind = service::ParseIdentityKind(run.identity);
   if (!kind.ok()) {
@@ -99,16 +105,51 @@ Expected<RunOutcome> RunUnprovisioned(const LocalRun& run, int* failure_status) 
   auto spec = service::BuildLaunchSpec(*policy, inputs);
   if (!spec.ok()) return spec.error().Wrap("unprovisioned mode: the policy's sandbox");
 
-  // The tree shares this console: interactive programs work as they would here. (The weaker
-  // guarantee that implies is listed in UnprovisionedLimitsText.)
+  // The tree gets this process's stdio: pipes and files as they are; a console through a
+  // pseudoconsole of its own (below), so that it can never write into or read from the user's
+  // console directly.
   runner::win_os::LaunchOptions options;
-  options.stdin_handle = GetStdHandle(STD_INPUT_HANDLE);
-  options.stdout_handle = GetStdHandle(STD_OUTPUT_HANDLE);
-  options.stderr_handle = GetStdHandle(STD_ERROR_HANDLE);
+  const bool own_stdio =
+      run.stdin_handle == nullptr && run.stdout_handle == nullptr && run.stderr_handle == nullptr;
+  options.stdin_handle = own_stdio ? GetStdHandle(STD_INPUT_HANDLE) : run.stdin_handle;
+  options.stdout_handle = own_stdio ? GetStdHandle(STD_OUTPUT_HANDLE) : run.stdout_handle;
+  options.stderr_handle = own_stdio ? GetStdHandle(STD_ERROR_HANDLE) : run.stderr_handle;
+  options.token_check = run.token_check;
+
+  // A console on both stdin and stdout: the tree gets a pseudoconsole, so that interactive and
+  // full-screen programs work (console_relay.h). Declared in this order so that, on every path
+  // out, the relay stops before the pseudoconsole closes and the console modes come back last.
+  std::optional<ConsoleVtMode> vt_mode;
+  std::optional<runner::win_os::PseudoConsole> pty;
+  std::mutex pty_mutex;  // Resize (the relay's input thread) against Close (this thread)
+  std::unique_ptr<ConsoleRelay> relay;
+  if (own_stdio && IsConsolePair(options.stdin_handle, options.stdout_handle) &&
+      runner::win_os::PseudoConsoleSupported()) {
+    auto size = ConsoleWindowSize(options.stdout_handle);
+    if (!size.ok()) return size.error().Wrap("unprovisioned mode: the console's size");
+    auto created = runner::win_os::PseudoConsole::Create(size->cols, size->rows);
+    if (!created.ok()) return created.error().Wrap("unprovisioned mode: the pseudoconsole");
+    pty = std::move(*created);
+    auto vt = ConsoleVtMode::Enable(options.stdin_handle, options.stdout_handle);
+    if (!vt.ok()) return vt.error().Wrap("unprovisioned mode: VT mode for the console");
+    vt_mode.emplace(std::move(*vt));
+    options.pseudo_console = pty->get();
+  }
+
   auto tree = runner::win_os::ProcessTree::Launch(*spec, options);
   if (!tree.ok()) {
     *failure_status = StatusForLaunchError(tree.error());
     return tree.error().Wrap("unprovisioned mode");
+  }
+  if (token_unverified != nullptr) *token_unverified = tree->token_unverified();
+  if (pty.has_value()) {
+    runner::win_os::PseudoConsole* console = &*pty;
+    relay = std::make_unique<ConsoleRelay>(options.stdin_handle, options.stdout_handle,
+                                           pty->input_writer(), pty->output_reader(),
+                                           [console, &pty_mutex](ConsoleSize size) {
+                                             std::lock_guard<std::mutex> lock(pty_mutex);
+                                             (void)console->Resize(size.cols, size.rows);
+                                           });
   }
   runner::win_os::ProcessTree* live = &*tree;
   auto interrupts = InterruptScope::Install([live](int) { (void)live->Kill(); });
@@ -118,6 +159,16 @@ Expected<RunOutcome> RunUnprovisioned(const LocalRun& run, int* failure_status) 
     return interrupts.error();
   }
   auto status = tree->Wait();
+  if (pty.has_value()) {
+    // ClosePseudoConsole may block until its output is drained (before Windows 11 24H2): the
+    // relay's output thread keeps reading meanwhile, then sees the end of the output.
+    {
+      std::lock_guard<std::mutex> lock(pty_mutex);
+      pty->Close();
+    }
+    relay->WaitOutput(5000);
+    relay.reset();
+  }
   if (!status.ok()) return status.error();
   RunOutcome outcome;
   outcome.code = status->code;

@@ -2,10 +2,13 @@
 // is loaded here and turned into a LaunchSpec by the service's own builder
 // (runner/service/spec_builder.h) with a same-user identity; the tree is launched by this process
 // (runner/win/launcher.h: a write-restricted copy of the caller's own token, a job object) and
-// shares this console. What that cannot guarantee: UnprovisionedLimitsText() and
+// gets this process's stdio (a pseudoconsole when that is a console, runner/win/pseudo_console.h).
+// What that cannot guarantee: UnprovisionedLimitsText() and
 // docs/runner-windows.md.
 #ifndef STOCKADE_RUNNER_CLIENT_WIN_LOCAL_RUN_H_
 #define STOCKADE_RUNNER_CLIENT_WIN_LOCAL_RUN_H_
+
+#include <windows.h>
 
 #include <chrono>
 #include <string>
@@ -13,6 +16,7 @@
 
 #include "core/error.h"
 #include "runner/client/client.h"
+#include "runner/win/token.h"
 
 namespace stockade::runner::client::win_os {
 
@@ -24,6 +28,14 @@ struct LocalRun {
   std::vector<std::string> env;
   std::chrono::milliseconds timeout{0};
   std::string policy_path;  // "" = $STOCKADE_POLICY or the default (embedded when missing)
+  // The tree's stdio; all nullptr = this process's own stdin/stdout/stderr (`stockade run`).
+  // The selftest passes its capture pipe (stdin then becomes the NUL device).
+  HANDLE stdin_handle = nullptr;
+  HANDLE stdout_handle = nullptr;
+  HANDLE stderr_handle = nullptr;
+  // kStrict for `stockade run`. Only `stockade selftest` sets kWineSelftestBestEffort
+  // (LaunchOptions::token_check: honoured under Wine alone).
+  runner::win_os::TokenCheck token_check = runner::win_os::TokenCheck::kStrict;
 };
 
 // Loads the policy, builds the spec, makes the run's private temp folder (TMP and TEMP point
@@ -31,7 +43,10 @@ struct LocalRun {
 // Ctrl-C / Ctrl-Break / console close, waits for it, removes the temp folder.
 // Errors: the policy loader's, the spec builder's, ProcessTree::Launch's and Wait's;
 // *failure_status gets the exit status that goes with the error (2, 125, 126, 127).
-Expected<RunOutcome> RunUnprovisioned(const LocalRun& run, int* failure_status);
+// `token_unverified` (optional) receives ProcessTree::token_unverified(): what of the tree's token
+// could not be verified (non-empty only with run.token_check best effort, under Wine).
+Expected<RunOutcome> RunUnprovisioned(const LocalRun& run, int* failure_status,
+                                      std::vector<std::string>* token_unverified = nullptr);
 
 }  // namespace stockade::runner::client::win_os
 

@@ -2,11 +2,14 @@
 
 #include <windows.h>
 
+#include <algorithm>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
 #include "provision/win/win_util.h"
+#include "runner/client/win/console_relay.h"
 #include "runner/client/win/interrupt.h"
 #include "runner/client/win/pump.h"
 #include "runner/protocol/win/pipe_stream.h"
@@ -78,16 +81,26 @@ Expected<RunOutcome> RunThroughService(const std::string& pipe_name,
   }
   const std::string session_id = started->session_id;
 
+  // Signals (console handler thread) and resizes (relay thread) share the stream.
+  std::mutex send_mutex;
   // The tree waits (suspended) until every stream it was given is connected.
   std::vector<std::unique_ptr<Pump>> pumps;
   std::unique_ptr<Pump> input;
+  // With a tty the service runs the tree in a pseudoconsole over pipes 0 (its input) and 1 (its
+  // VT output), and this console relays them like a terminal (console_relay.h). The VT modes
+  // are declared first so that they come back last, on every path out.
+  std::optional<ConsoleVtMode> vt_mode;
+  UniqueHandle tty_pipes[2];
+  std::unique_ptr<ConsoleRelay> relay;
   const DWORD std_ids[3] = {STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE};
   for (int i = 0; i < 3; ++i) {
     if (request.stdio[static_cast<std::size_t>(i)] != protocol::StdioKind::kFd) continue;
     auto pipe = OpenStdioPipe(session_id, i);
     if (!pipe.ok()) return pipe.error().Wrap("connecting the tree's stdio");
     const HANDLE own = GetStdHandle(std_ids[i]);
-    if (i == 0) {
+    if (request.tty.has_value() && i < 2) {
+      tty_pipes[i] = std::move(*pipe);
+    } else if (i == 0) {
       const HANDLE to = pipe->get();
       input = std::make_unique<Pump>(own, to, std::move(*pipe));
     } else {
@@ -95,10 +108,27 @@ Expected<RunOutcome> RunThroughService(const std::string& pipe_name,
       pumps.push_back(std::make_unique<Pump>(from, own, std::move(*pipe)));
     }
   }
+  if (request.tty.has_value() && tty_pipes[0] && tty_pipes[1]) {
+    const HANDLE console_in = GetStdHandle(STD_INPUT_HANDLE);
+    const HANDLE console_out = GetStdHandle(STD_OUTPUT_HANDLE);
+    auto vt = ConsoleVtMode::Enable(console_in, console_out);
+    if (!vt.ok()) return vt.error().Wrap("VT mode for the console");
+    vt_mode.emplace(std::move(*vt));
+    relay = std::make_unique<ConsoleRelay>(
+        console_in, console_out, tty_pipes[0].get(), tty_pipes[1].get(),
+        [&stream, &send_mutex](ConsoleSize size) {
+          protocol::ResizeMessage message;
+          message.size.cols = static_cast<std::uint16_t>(std::clamp(size.cols, 1, 65535));
+          message.size.rows = static_cast<std::uint16_t>(std::clamp(size.rows, 1, 65535));
+          std::lock_guard<std::mutex> lock(send_mutex);
+          (void)stream.Send(message);  // the service resizes the tree's pseudoconsole
+        });
+  }
 
-  auto interrupts = InterruptScope::Install([&stream](int signal) {
+  auto interrupts = InterruptScope::Install([&stream, &send_mutex](int signal) {
     protocol::SignalMessage message;
     message.signal = signal;
+    std::lock_guard<std::mutex> lock(send_mutex);
     (void)stream.Send(message);  // the service kills the whole tree
   });
   if (!interrupts.ok()) return interrupts.error();
@@ -107,6 +137,11 @@ Expected<RunOutcome> RunThroughService(const std::string& pipe_name,
   // Output first: everything the tree wrote before it ended reaches the user before we return.
   for (auto& pump : pumps) pump->Finish(5000);
   if (input) input->Finish(0);
+  if (relay) {
+    // The service closed the pseudoconsole before Exit: its output pipe ends.
+    relay->WaitOutput(5000);
+    relay.reset();
+  }
   if (!last.ok()) return last.error().Wrap("waiting for the tree to end");
   if (!last->has_value()) {
     return Error(ErrorCode::kProtocol, "the service closed the connection before the tree ended");

@@ -5,7 +5,12 @@
 // probe runs through `stockade run ... -- stockade-probe.exe NAME ARGS` as a subprocess.
 //
 // Under Wine nothing of the token, ACL, firewall or job limits is enforced (docs/
-// windows-verification.md): the probes then report ESCAPED, and the selftest shows it.
+// windows-verification.md): the probes then report ESCAPED, and the selftest shows it. Wine
+// cannot even report a token's restricting SIDs, so `stockade run --unprovisioned` refuses to
+// start there (fail closed, token.h). The selftest alone, and under Wine alone, then runs each
+// probe through the same unprovisioned code in this process (RunUnprovisioned: policy, spec
+// builder, launcher, job) with TokenCheck::kWineSelftestBestEffort, and labels every result and
+// the report as obtained with a token that could not be verified.
 
 // Order matters: winsock2.h before windows.h, and windows.h before the headers that
 // use its types.
@@ -29,9 +34,14 @@
 #include "core/paths/locations.h"
 #include "core/policy/policy.h"
 #include "core/policy/policy_loader.h"
+#include "provision/win/handles.h"
 #include "provision/win/win_util.h"
+#include "runner/client/client.h"
+#include "runner/client/win/environment.h"
+#include "runner/client/win/local_run.h"
 #include "runner/selftest/selftest.h"
 #include "runner/win/command_line.h"
+#include "runner/win/wine.h"
 
 namespace stockade::runner::selftest {
 
@@ -166,6 +176,108 @@ Expected<Captured> RunCaptured(const std::vector<std::string>& argv, const std::
   return result;
 }
 
+// The label every result gets when the token could not be verified (only ever under Wine).
+std::string UnverifiedLabel() {
+  return "token not verified on this platform (" + runner::win_os::WineVersion() + ")";
+}
+
+// Reads a pipe into a string on a thread of its own until the pipe breaks or Stop() is called:
+// it polls (PeekNamedPipe) rather than blocking in ReadFile, so that a process that escaped the
+// tree while holding a copy of the write end cannot hang the selftest.
+class PipeDrain {
+ public:
+  explicit PipeDrain(HANDLE read_end) : read_end_(read_end) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~PipeDrain() { Stop(); }
+  PipeDrain(const PipeDrain&) = delete;
+  PipeDrain& operator=(const PipeDrain&) = delete;
+  // Waits up to 5 s for the end of the data, then stops; returns what was read.
+  std::string Stop() {
+    if (thread_.joinable()) {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (!broken_ && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      stop_ = true;
+      thread_.join();
+    }
+    return text_;
+  }
+
+ private:
+  void Loop() {
+    char buf[4096];
+    for (;;) {
+      DWORD available = 0;
+      if (!::PeekNamedPipe(read_end_, nullptr, 0, nullptr, &available, nullptr)) {
+        broken_ = true;  // every write end is closed: all was read
+        return;
+      }
+      if (available == 0) {
+        if (stop_) return;
+        ::Sleep(10);
+        continue;
+      }
+      DWORD got = 0;
+      if (!::ReadFile(read_end_, buf, std::min<DWORD>(available, sizeof(buf)), &got, nullptr)) {
+        broken_ = true;
+        return;
+      }
+      text_.append(buf, got);
+    }
+  }
+  HANDLE read_end_;
+  std::string text_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> broken_{false};
+  std::thread thread_;
+};
+
+// Under Wine only: runs `argv` (stockade-probe and its arguments) the way `stockade run
+// --unprovisioned` would (the same RunUnprovisioned), in this process, with the token check
+// relaxed to what Wine can answer; *unverified gets what of the token could not be verified.
+Expected<Captured> RunUnprovisionedInProcess(const SelftestOptions& options,
+                                             const std::string& workspace,
+                                             const std::vector<std::string>& argv,
+                                             std::vector<std::string>* unverified) {
+  auto env = client::win_os::RequestEnvironment({});
+  if (!env) return env.error();
+  SECURITY_ATTRIBUTES sa{sizeof(sa), nullptr, FALSE};
+  HANDLE read_raw = nullptr;
+  HANDLE write_raw = nullptr;
+  if (!::CreatePipe(&read_raw, &write_raw, &sa, 0)) {
+    return provision::win::LastWin32Error("selftest: CreatePipe");
+  }
+  provision::win::UniqueHandle read_end(read_raw);
+  provision::win::UniqueHandle write_end(write_raw);
+  PipeDrain drain(read_end.get());
+
+  client::win_os::LocalRun run;
+  run.identity = options.identity;
+  run.workspace = workspace;
+  run.cwd = workspace;
+  run.argv = argv;
+  run.env = *env;
+  run.timeout = options.probe_timeout;
+  run.policy_path = options.policy_path;
+  run.stdout_handle = write_end.get();
+  run.stderr_handle = write_end.get();
+  run.token_check = runner::win_os::TokenCheck::kWineSelftestBestEffort;
+  int failure_status = client::kStatusSandbox;
+  auto outcome = client::win_os::RunUnprovisioned(run, &failure_status, unverified);
+  write_end.reset();  // the tree is gone: ours was the last write end
+  Captured result;
+  result.output = drain.Stop();
+  if (!outcome) {
+    result.status = failure_status;
+    result.output += "stockade: " + outcome.error().ToString() + "\r\n";
+  } else {
+    result.status = client::ExitStatusFor(*outcome);
+  }
+  return result;
+}
+
 // TCP (IPv4 and IPv6) and UDP echo listeners on every address, served by one thread.
 class Listeners {
  public:
@@ -292,6 +404,9 @@ struct ProbePlan {
   std::vector<std::string> must_not_exist;
   std::string pidfile;
   std::string skip;
+  // A folder the probe renames away and back: if the rename back failed, the selftest puts it
+  // back from outside (never deletes it: it is the user's .git).
+  std::string moved_from, moved_to;
 };
 
 class WinSelftest {
@@ -449,6 +564,8 @@ ProbePlan WinSelftest::PlanFor(const ProbeInfo& info, Expectation expectation) {
     plan.must_not_exist.push_back(p);
   } else if (name == "rename-protected") {
     arg("path", workspace_ + "\\.git");
+    plan.moved_from = workspace_ + "\\.git.stockade-selftest-moved";
+    plan.moved_to = workspace_ + "\\.git";
   } else if (name == "symlink-out" || name == "hardlink-out") {
     arg("link", scratch_ + "\\" + name.substr(0, 4) + "-" + marker_);
     arg("target", canary_);
@@ -578,6 +695,12 @@ void WinSelftest::CheckOutside(const ProbeInfo& info, const ProbePlan& plan, Obs
       RemoveTree(p);
     }
   }
+  if (!plan.moved_from.empty() && Exists(plan.moved_from)) {
+    obs->outside.push_back(plan.moved_to + " was renamed to " + plan.moved_from);
+    if (!Exists(plan.moved_to)) {
+      ::MoveFileExW(Wide(plan.moved_from).c_str(), Wide(plan.moved_to).c_str(), 0);
+    }
+  }
   if (!ProcessAlive(victim_.dwProcessId)) {
     obs->outside.push_back("the victim process was killed");
     StartVictim();
@@ -596,6 +719,10 @@ Expected<SelftestReport> WinSelftest::Run(const ProgressFn& progress) {
     return std::string_view(p->name) == "workspace-write";
   });
   bool first = true;
+  // Under Wine the unprovisioned probes run in this process (see the top of this file); once a
+  // token could not be verified, every later result is labelled too.
+  const bool wine_in_process = options_.unprovisioned && runner::win_os::RunningUnderWine();
+  bool token_verified = true;
   for (const ProbeInfo* info : probes) {
     if (!options_.only.empty() &&
         std::find(options_.only.begin(), options_.only.end(), info->name) == options_.only.end()) {
@@ -617,10 +744,25 @@ Expected<SelftestReport> WinSelftest::Run(const ProgressFn& progress) {
       if (options_.unprovisioned) argv.push_back("--unprovisioned");
       if (!options_.socket_path.empty())
         argv.insert(argv.end(), {"--socket", options_.socket_path});
-      argv.insert(argv.end(), {"--", probe_, info->name});
-      argv.insert(argv.end(), plan.args.begin(), plan.args.end());
-      auto ran = RunCaptured(argv, workspace_,
-                             static_cast<DWORD>(options_.probe_timeout.count() * 1000 + 30000));
+      std::vector<std::string> probe_argv = {probe_, info->name};
+      probe_argv.insert(probe_argv.end(), plan.args.begin(), plan.args.end());
+      argv.push_back("--");
+      argv.insert(argv.end(), probe_argv.begin(), probe_argv.end());
+      std::vector<std::string> unverified;
+      auto ran =
+          wine_in_process
+              ? RunUnprovisionedInProcess(options_, workspace_, probe_argv, &unverified)
+              : RunCaptured(argv, workspace_,
+                            static_cast<DWORD>(options_.probe_timeout.count() * 1000 + 30000));
+      if (!unverified.empty()) {
+        token_verified = false;
+        if (report.token_unverified.empty()) {
+          report.token_unverified = runner::win_os::WineVersion() + ": ";
+          for (std::size_t i = 0; i < unverified.size(); ++i) {
+            report.token_unverified += (i == 0 ? "" : "; ") + unverified[i];
+          }
+        }
+      }
       if (!ran) {
         obs.report_error = ran.error().ToString();
       } else {
@@ -644,11 +786,22 @@ Expected<SelftestReport> WinSelftest::Run(const ProgressFn& progress) {
       first = false;
       CheckOutside(*info, plan, &obs);
     }
-    ProbeResult result = Judge(*info, expectation, options_.unprovisioned, obs);
+    // The unprovisioned mode's documented limits presume a restricted token: with one that
+    // could not be verified, every escape is an escape.
+    ProbeResult result = Judge(*info, expectation, options_.unprovisioned && token_verified, obs);
+    if (!token_verified) result.label = UnverifiedLabel();
     result.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (progress) progress(result);
     report.results.push_back(std::move(result));
+  }
+  if (!token_verified) {
+    // Results judged before the first unverified token (skips, in practice) get the label too:
+    // nothing in this report was obtained with a verified token.
+    for (ProbeResult& r : report.results) {
+      r.label = UnverifiedLabel();
+      if (r.verdict == Verdict::kLimit) r.verdict = Verdict::kEscaped;
+    }
   }
   return report;
 }

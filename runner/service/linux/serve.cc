@@ -53,6 +53,8 @@ Status Serve(const ServeOptions& options) {
   if (!policy.ok()) return policy.error();
 
   linux_os::ServerOptions server_options;
+  // The trees' orphans come to the service and are reaped (the machine's PID 1 may not reap).
+  server_options.reap_orphans = true;
   server_options.state_dir = state_dir;
   server_options.socket_path = protocol::ServiceSocketPath(options.socket_path, state_dir);
   server_options.policy = std::move(*policy);
@@ -62,9 +64,13 @@ Status Serve(const ServeOptions& options) {
   audit::StoreOptions store_options;
   store_options.path = audit::DefaultStorePath(state_dir);
   store_options.retention_days = static_cast<int>(server_options.policy.audit.retention_days);
+  store_options.sync_every_batch = server_options.policy.audit.fsync;
   auto store = audit::Store::Open(store_options);
   if (store.ok()) {
     server_options.recorder = store->get();
+    // Every exec, exit and denial of the trees, from the kernel (audit/linux/capture.h); a run
+    // starts only while it is captured, unless audit.fail_open.
+    server_options.audit_capture = true;
   } else if (server_options.policy.audit.fail_open) {
     log::Logger()->warn(
         "the audit store {} cannot be opened; runs are NOT recorded "
@@ -76,18 +82,24 @@ Status Serve(const ServeOptions& options) {
 
   // Signals are taken synchronously by this thread; every thread the server starts inherits the
   // mask, so none of them is interrupted by them (SIGPIPE: writes use MSG_NOSIGNAL anyway).
+  // SIGCHLD too: an orphan of a tree that ends wakes this thread, which reaps it (the trees'
+  // own roots are children of the connection threads and are never seen here).
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE}) sigaddset(&stop_signals, sig);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD}) sigaddset(&stop_signals, sig);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto server = linux_os::Server::Start(server_options);
   if (!server.ok()) return server.error();
   WarnIfUnreachable(server_options.socket_path);
   for (;;) {
-    int sig = 0;
-    if (sigwait(&stop_signals, &sig) != 0) continue;
-    if (sig == SIGPIPE) continue;
+    // The kernel reparents the trees' orphans to this (the main) thread: they are reaped when
+    // SIGCHLD says one ended, and every second in case signals coalesced
+    // (runner/service/linux/reaper.h). A capture that could not start is retried here too.
+    const timespec tick{1, 0};
+    const int sig = sigtimedwait(&stop_signals, nullptr, &tick);
+    (*server)->Maintain();
+    if (sig < 0 || sig == SIGPIPE || sig == SIGCHLD) continue;
     log::Logger()->info("signal {} ({}): stopping", sig, strsignal(sig));
     break;
   }

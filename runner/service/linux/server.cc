@@ -18,12 +18,13 @@
 #include "audit/event.h"
 #include "core/log/logging.h"
 #include "core/paths/path_rules.h"
-#include "core/policy/policy_json.h"
 #include "core/version.h"
 #include "runner/linux/launcher.h"
 #include "runner/protocol/linux/socket_io.h"
 #include "runner/service/broker.h"
+#include "runner/service/linux/reaper.h"
 #include "runner/service/linux/system_facts.h"
+#include "runner/service/session_audit.h"
 #include "runner/service/session_id.h"
 #include "runner/service/spec_builder.h"
 
@@ -139,33 +140,20 @@ std::string UserName(std::uint32_t uid) {
   return std::to_string(uid);
 }
 
-// The session event of one run (start: no end time, no exit).
-audit::Event SessionEventFor(const ServerOptions& options, const std::string& session,
-                             const Caller& caller, const Authorized& allowed,
-                             const proto::RunRequest& request, audit::TimeNs start) {
-  audit::SessionEvent body;
-  body.phase = audit::SessionPhase::kStart;
-  body.identity = request.identity;
-  body.workspace = allowed.workspace;
-  body.policy_hash = PolicyHash(options.policy);
-  body.invoking_uid = caller.uid;
-  body.invoking_user = UserName(caller.uid);
-  body.argv = request.argv;
-  body.cwd = allowed.cwd;
-  body.start_time = start;
-  audit::Event event;
-  event.session_id = session;
-  event.body = std::move(body);
-  return event;
-}
-
 std::string Describe(const Caller& c) {
   return "uid " + std::to_string(c.uid) + " pid " + std::to_string(c.pid);
 }
 
+// What a run needs from the server besides its options.
+struct RunContext {
+  const ServerOptions& options;
+  ServiceCapture* capture;  // null: no kernel capture
+};
+
 // Runs one authorised request to its end on connection `fd`.
-void RunSession(const ServerOptions& options, int fd, const Caller& caller,
+void RunSession(const RunContext& context, int fd, const Caller& caller,
                 const proto::RunRequest& request, std::vector<UniqueFd> passed) {
+  const ServerOptions& options = context.options;
   auto logger = log::Logger();
   if (passed.size() != request.PassedFdCount()) {
     SendError(fd,
@@ -250,36 +238,36 @@ void RunSession(const ServerOptions& options, int fd, const Caller& caller,
     stdio[i] = dev_null.get();
   }
 
-  // Fail closed: no run starts that the audit store does not know about.
-  const audit::TimeNs start_time = audit::NowNs();
-  audit::Event session_event =
-      SessionEventFor(options, *session, caller, *allowed, request, start_time);
-  if (options.recorder != nullptr) {
-    auto recorded = options.recorder->Record(session_event);
-    if (!recorded.ok()) {
+  // Fail closed: no run starts whose processes and denials the capture would not see.
+  if (context.capture != nullptr) {
+    const Status covered = context.capture->EnsureCovers(allowed->account.uid);
+    if (!covered.ok()) {
       if (!options.policy.audit.fail_open) {
-        logger->error("session {}: not started, the audit store failed: {}", *session,
-                      recorded.error().ToString());
-        SendError(fd, recorded.error().Wrap("recording the session start (audit is fail-closed)"),
-                  proto::ErrorStage::kService);
+        logger->error("session {}: not started, audit capture unavailable: {}", *session,
+                      covered.error().ToString());
+        SendError(fd, covered.error().Wrap("audit is fail-closed"), proto::ErrorStage::kService);
         return;
       }
-      logger->warn("session {}: audit store failed, running anyway (audit.fail_open): {}", *session,
-                   recorded.error().ToString());
+      logger->warn("session {}: its processes and denials are NOT recorded (audit.fail_open): {}",
+                   *session, covered.error().ToString());
     }
   }
+  // seccomp refusals become audit records only while the capture reads them: otherwise the
+  // kernel would print each one to the kernel log (LaunchSpec::log_seccomp_denials).
+  spec->log_seccomp_denials = context.capture != nullptr && context.capture->running();
+  // Fail closed: no run starts that the audit store does not know about (session_audit.h).
+  SessionCaller audit_caller;
+  audit_caller.uid = caller.uid;
+  audit_caller.user = UserName(caller.uid);
+  const audit::Event session_event =
+      SessionStartEvent(options.policy, *session, audit_caller, *allowed, request, audit::NowNs());
+  if (Status recorded = RecordSessionStart(options.recorder, options.policy, session_event);
+      !recorded.ok()) {
+    SendError(fd, recorded.error(), proto::ErrorStage::kService);
+    return;
+  }
   auto record_end = [&](const audit::ExitStatus& exit) {
-    if (options.recorder == nullptr) return;
-    auto& body = std::get<audit::SessionEvent>(session_event.body);
-    body.phase = audit::SessionPhase::kEnd;
-    body.end_time = audit::NowNs();
-    body.exit = exit;
-    session_event.time = 0;
-    auto recorded = options.recorder->Record(session_event);
-    if (!recorded.ok()) {
-      logger->error("session {}: the end event could not be recorded: {}", *session,
-                    recorded.error().ToString());
-    }
+    RecordSessionEnd(options.recorder, session_event, exit);
   };
 
   runner::linux_os::LaunchFailureInfo failure;
@@ -305,6 +293,10 @@ void RunSession(const ServerOptions& options, int fd, const Caller& caller,
     record_end(audit::ExitStatus{});
     return;
   }
+  // Right after the launch: records of the tree that arrived before are attributed now.
+  if (context.capture != nullptr) {
+    context.capture->AddSession(*session, tree->pid(), allowed->account.uid);
+  }
   logger->info("session {}: {} started '{}' as {} in {} (pid {}, {} args)", *session,
                Describe(caller), request.argv[0], allowed->account.name, allowed->workspace,
                tree->pid(), request.argv.size());
@@ -324,6 +316,7 @@ void RunSession(const ServerOptions& options, int fd, const Caller& caller,
       if (left <= 0) break;  // Wait() sees the expired deadline and kills the tree
       wait_ms = static_cast<int>(std::min<long long>(left, 1 << 30));
     }
+
     pollfd p[2] = {{tree->pidfd(), POLLIN, 0}, {fd, POLLIN, 0}};
     const int rc = ::poll(p, 2, wait_ms);
     if (rc < 0) {
@@ -360,6 +353,16 @@ void RunSession(const ServerOptions& options, int fd, const Caller& caller,
   auto status = tree->Wait();
   // The tree is gone: its temp folder goes before the client hears the end of the run.
   temp_guard.Remove();
+  // Every record of the tree logged so far is attributed before the session ends (the tree's
+  // orphans were reaped by the main thread, see reaper.h; nothing else waits here); the session
+  // end (Record, a synchronous commit) then also commits the run's queued events before the
+  // client hears the exit.
+  if (context.capture != nullptr) {
+    if (Status ended = context.capture->EndSession(*session); !ended.ok()) {
+      logger->warn("session {}: audit capture: {}", *session, ended.error().ToString());
+    }
+    context.capture->ReportUnattributed();
+  }
   if (!status.ok()) {
     record_end(audit::ExitStatus{});
     logger->error("session {}: {}", *session, status.error().ToString());
@@ -368,6 +371,7 @@ void RunSession(const ServerOptions& options, int fd, const Caller& caller,
   }
   audit::ExitStatus exit;
   if (status->signal != 0) {
+    // The signal itself, not 128+N (docs/audit-events.md, "exit").
     exit.signal = status->signal;
   } else {
     exit.code = status->code;
@@ -401,9 +405,29 @@ Expected<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
     return Error(ErrorCode::kPathInvalid,
                  "state folder '" + options.state_dir + "' is not an absolute path");
   }
+  if (options.audit_capture && options.recorder == nullptr) {
+    return Error(ErrorCode::kInvalidArgument, "the audit capture needs an audit store");
+  }
   STOCKADE_RETURN_IF_ERROR(ClearStaleSocket(options.socket_path));
   std::unique_ptr<Server> server(new Server(std::move(options)));
   const ServerOptions& o = server->options_;
+  if (o.reap_orphans) {
+    // Before any tree starts: where a process's orphans go depends on the attribute its
+    // ancestors had when it was forked.
+    STOCKADE_RETURN_IF_ERROR(BecomeSubreaper(&server->subreaper_was_));
+    server->subreaper_set_ = true;
+  }
+  if (o.audit_capture) {
+    ServiceCaptureOptions copts = o.capture;
+    if (copts.state_dir.empty()) copts.state_dir = o.state_dir;
+    if (copts.runtime_dir.empty()) copts.runtime_dir = o.runtime_dir;
+    server->capture_ = std::make_unique<ServiceCapture>(o.policy, o.recorder, std::move(copts));
+    // A capture that cannot start now is retried at the next run; until then runs are refused
+    // (fail closed) or run unrecorded (audit.fail_open). Start() logged why.
+    if (!server->capture_->Start().ok() && o.policy.audit.fail_open) {
+      log::Logger()->warn("audit.fail_open: runs start without kernel audit capture");
+    }
+  }
 
   server->listen_fd_.Reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!server->listen_fd_.valid()) return ErrnoError(ErrorCode::kOs, "socket(AF_UNIX)", errno);
@@ -434,6 +458,18 @@ Expected<std::unique_ptr<Server>> Server::Start(ServerOptions options) {
 
 Server::~Server() { Stop(); }
 
+std::size_t Server::ReapAdopted() {
+  if (!options_.reap_orphans) return 0;
+  const std::size_t n = ReapZombiesOfThisThread(-1);
+  orphans_reaped_ += n;
+  return n;
+}
+
+void Server::Maintain() {
+  ReapAdopted();
+  if (capture_ && !stopping_ && !capture_->running()) (void)capture_->Start();
+}
+
 std::size_t Server::ActiveConnections() const {
   std::lock_guard<std::mutex> lock(mu_);
   return active_;
@@ -457,6 +493,18 @@ void Server::Stop() {
   if (listen_fd_.valid()) {
     ::unlink(options_.socket_path.c_str());
     listen_fd_.Reset();
+  }
+  // Every tree is gone: the capture stops and the kernel audit configuration is put back (and
+  // read back: Stop names any difference).
+  if (capture_) {
+    if (Status stopped = capture_->Stop(); !stopped.ok()) {
+      log::Logger()->error("audit capture: {}", stopped.error().ToString());
+    }
+  }
+  if (subreaper_set_) {
+    orphans_reaped_ += ReapZombiesOfThisThread(-1);
+    RestoreSubreaper(subreaper_was_);
+    subreaper_set_ = false;
   }
   // Every tree is gone: the parent cgroup the launcher made for them goes too.
   auto layout = runner::linux_os::DetectCgroupLayout();
@@ -538,7 +586,8 @@ void Server::Serve(UniqueFd connection, std::uint64_t number) {
           continue;
         }
         if (auto* run = std::get_if<protocol::RunRequest>(&message)) {
-          RunSession(options_, fd, *caller, *run, std::move((*got)->fds));
+          RunSession(RunContext{options_, capture_.get()}, fd, *caller, *run,
+                     std::move((*got)->fds));
           break;
         }
         SendError(

@@ -4,6 +4,8 @@
 // (runner/service/spec_builder.h) and launches the tree with the descriptors the client passed
 // (runner/linux/launcher.h). One thread per connection; many runs at once. The tree is killed as
 // a whole when the client sends Signal, closes the connection (or dies), or the timeout expires.
+// With audit_capture, every exec, exit and denial of each tree is recorded (ServiceCapture);
+// with reap_orphans, the service is the trees' child subreaper (runner/service/linux/reaper.h).
 // docs/runner-service.md has the life of a request; docs/protocol.md the messages.
 #ifndef STOCKADE_RUNNER_SERVICE_LINUX_SERVER_H_
 #define STOCKADE_RUNNER_SERVICE_LINUX_SERVER_H_
@@ -23,6 +25,7 @@
 #include "core/policy/policy.h"
 #include "runner/linux/cgroup.h"
 #include "runner/linux/unique_fd.h"
+#include "runner/service/linux/audit_capture.h"
 
 namespace stockade::runner::service::linux_os {
 
@@ -46,6 +49,15 @@ struct ServerOptions {
   // be recorded refuses the run (fail closed) unless policy.audit.fail_open. Null: nothing is
   // recorded (tests of the service alone; `stockaded serve` always passes its store).
   audit::Recorder* recorder = nullptr;
+  // Kernel audit capture of every exec, exit and denial of the trees (ServiceCapture; needs
+  // `recorder`). A run starts only while the capture runs and follows its identity, unless
+  // policy.audit.fail_open (then it runs unrecorded, with a warning). Off: session events only.
+  bool audit_capture = false;
+  // The capture's settings; its state_dir and runtime_dir default to the ones above.
+  ServiceCaptureOptions capture;
+  // Child subreaper: the trees' orphans become the service's children and are reaped (see
+  // runner/service/linux/reaper.h). The process-wide attribute is put back at Stop().
+  bool reap_orphans = false;
 };
 
 class Server {
@@ -66,6 +78,21 @@ class Server {
   const std::string& socket_path() const { return options_.socket_path; }
   // Connections being served now.
   std::size_t ActiveConnections() const;
+  // With reap_orphans: reaps the zombies that are children of the calling thread. The kernel
+  // hands a tree's orphans to the service's first live thread (its main thread), so that thread
+  // calls this when SIGCHLD arrives (`stockaded serve`: and every second); it must be a thread
+  // that launches no tree, so no tree root's status is ever taken from its launcher. Returns how
+  // many it reaped.
+  std::size_t ReapAdopted();
+  // Housekeeping for the thread that called Start (`stockaded serve`: on SIGCHLD and every
+  // second): ReapAdopted(), and a new attempt to start an audit capture that could not start
+  // (another capture held the machine's lock, the identities did not exist yet), at most once
+  // per retry interval. Runs are refused until it runs (fail closed) or unrecorded (fail_open).
+  void Maintain();
+  // Orphans of the trees reaped so far.
+  std::uint64_t orphans_reaped() const { return orphans_reaped_; }
+  // The audit capture (null without audit_capture).
+  ServiceCapture* capture() { return capture_.get(); }
 
  private:
   explicit Server(ServerOptions options) : options_(std::move(options)) {}
@@ -73,6 +100,10 @@ class Server {
   void Serve(runner::linux_os::UniqueFd connection, std::uint64_t number);
 
   ServerOptions options_;
+  std::unique_ptr<ServiceCapture> capture_;
+  bool subreaper_was_ = false;
+  bool subreaper_set_ = false;
+  std::atomic<std::uint64_t> orphans_reaped_{0};
   runner::linux_os::UniqueFd listen_fd_;
   runner::linux_os::UniqueFd wake_fd_;  // eventfd: Stop() wakes the accept loop
   std::thread accept_thread_;

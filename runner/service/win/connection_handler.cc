@@ -3,11 +3,13 @@
 #include <windows.h>
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <system_error>
 #include <thread>
 #include <vector>
 
+#include "audit/win/process_collector.h"
 #include "core/log/logging.h"
 #include "core/version.h"
 #include "provision/win/handles.h"
@@ -15,9 +17,11 @@
 #include "provision/win/win_util.h"
 #include "provision/win/write_sid_step.h"
 #include "runner/service/broker.h"
+#include "runner/service/session_audit.h"
 #include "runner/service/session_id.h"
 #include "runner/service/spec_builder.h"
 #include "runner/service/win/pipe_server.h"
+#include "runner/service/win/pty_relay.h"
 #include "runner/service/win/stdio_pipes.h"
 #include "runner/win/launcher.h"
 
@@ -126,6 +130,28 @@ void Run(PipeStream& stream, const PipeClient& client, const protocol::RunReques
   auto spec = BuildLaunchSpec(context.policy, inputs);
   if (!spec.ok()) return Reply(stream, spec.error(), ErrorStage::kSetup);
 
+  // Fail closed, as on Linux (session_audit.h): no run starts that the audit store does not
+  // know about. From here on the session's end event is recorded whatever happens.
+  SessionCaller audit_caller;
+  audit_caller.sid = client.user.ToString();
+  audit_caller.user = client.user_name;
+  const audit::Event start_event = SessionStartEvent(context.policy, *session, audit_caller,
+                                                     *authorized, request, audit::NowNs());
+  if (Status recorded = RecordSessionStart(context.recorder, context.policy, start_event);
+      !recorded.ok()) {
+    return Reply(stream, recorded.error(), ErrorStage::kService);
+  }
+  struct SessionEnd {
+    audit::Recorder* recorder;
+    const audit::Event& start;
+    bool done = false;
+    void Record(const audit::ExitStatus& exit) {
+      if (!done) RecordSessionEnd(recorder, start, exit);
+      done = true;
+    }
+    ~SessionEnd() { Record(audit::ExitStatus{}); }
+  } session_end{context.recorder, start_event};
+
   UniqueHandle stdio[3];
   std::vector<HANDLE> to_connect;
   for (int i = 0; i < 3; ++i) {
@@ -140,6 +166,14 @@ void Run(PipeStream& stream, const PipeClient& client, const protocol::RunReques
   options.stdin_handle = stdio[0].get();
   options.stdout_handle = stdio[1].get();
   options.stderr_handle = stdio[2].get();
+  // The client's stdin and stdout are a console: the tree gets a pseudoconsole (pty_relay.h).
+  std::unique_ptr<ServicePty> pty;
+  if (request.tty.has_value() && stdio[0] && stdio[1]) {
+    auto created = ServicePty::Create(*request.tty);
+    if (!created.ok()) return Reply(stream, created.error(), ErrorStage::kSetup);
+    pty = std::move(*created);
+    options.pseudo_console = pty->handle();
+  }
   options.credential_file = context.credential_file;
   options.write_sid = context.write_sid;
   options.no_window = true;
@@ -159,6 +193,46 @@ void Run(PipeStream& stream, const PipeClient& client, const protocol::RunReques
     return Reply(stream, tree.error(),
                  started_sent ? ErrorStage::kSetup : StageForLaunch(tree.error()));
   }
+  if (pty) {
+    if (Status relay = pty->Start(stdio[0].get(), stdio[1].get()); !relay.ok()) {
+      (void)tree->Kill();
+      (void)tree->Wait();
+      return Reply(stream, relay.error(), ErrorStage::kSetup);
+    }
+  }
+  // Every process of the tree from the job's completion port (audit/win/process_collector.h).
+  // The port's messages queued since the launch are all still there: nothing read them yet.
+  std::unique_ptr<audit::win_os::ProcessCollector> collector;
+  if (context.recorder != nullptr) {
+    const runner::win_os::JobObject& job = tree->job();
+    audit::win_os::ProcessCollectorOptions capture;
+    capture.job = job.get();
+    capture.port = job.ClaimPort();
+    capture.session_id = *session;
+    audit::Recorder* recorder = context.recorder;
+    capture.sink = [recorder, id = *session](audit::Event event) {
+      if (Status queued = recorder->RecordAsync(std::move(event)); !queued.ok()) {
+        log::Logger()->error("session {}: a process event was not recorded: {}", id,
+                             queued.error().ToString());
+      }
+    };
+    capture.on_other_message = [&job](DWORD type) {
+      if (type == JOB_OBJECT_MSG_JOB_MEMORY_LIMIT) job.NoteMemoryLimit();
+    };
+    auto started = audit::win_os::ProcessCollector::Start(std::move(capture));
+    if (!started.ok()) {
+      if (!context.policy.audit.fail_open) {
+        (void)tree->Kill();
+        (void)tree->Wait();
+        return Reply(stream, started.error().Wrap("process capture (audit is fail-closed)"),
+                     ErrorStage::kService);
+      }
+      log::Logger()->warn("session {}: no process capture (audit.fail_open): {}", *session,
+                          started.error().ToString());
+    } else {
+      collector = std::move(*started);
+    }
+  }
   // The tree holds its own duplicates now.
   for (auto& handle : stdio) handle.reset();
   log::Logger()->info("session {}: {} runs {} as {} in {} (pid {})", *session, client.user_name,
@@ -172,7 +246,8 @@ void Run(PipeStream& stream, const PipeClient& client, const protocol::RunReques
 
   // Signals and the client's disappearance, read while the tree runs.
   runner::win_os::ProcessTree* live = &*tree;
-  std::thread reader([&stream, live]() {
+  ServicePty* console = pty.get();
+  std::thread reader([&stream, live, console]() {
     while (true) {
       auto message = stream.Receive();
       if (!message.ok() || !message->has_value()) break;  // gone, broken or cancelled
@@ -180,16 +255,33 @@ void Run(PipeStream& stream, const PipeClient& client, const protocol::RunReques
         (void)live->Kill();
         continue;
       }
+      if (const auto* resize = std::get_if<protocol::ResizeMessage>(&**message)) {
+        if (console != nullptr) (void)console->Resize(resize->size);
+        continue;  // without a pseudoconsole there is nothing to resize
+      }
       (void)live->Kill();  // anything else is a protocol violation: the tree does not outlive it
       break;
     }
     (void)live->Kill();
   });
   auto status = tree->Wait();
+  if (collector != nullptr) {
+    // The job is empty: read its last messages, then every exit is recorded.
+    if (Status finished = collector->Finish(); !finished.ok()) {
+      log::Logger()->warn("session {}: {}", *session, finished.error().ToString());
+    }
+  }
+  // All of the tree's screen reaches the client before Exit.
+  if (pty) pty->Finish();
   stream.Cancel();
   reader.join();
   context.trees.Remove(*session);
   if (!status.ok()) return Reply(stream, status.error(), ErrorStage::kService);
+  audit::ExitStatus audit_exit;
+  audit_exit.code = static_cast<std::int64_t>(static_cast<DWORD>(status->code));  // 32 bits
+  audit_exit.timed_out = status->timed_out;
+  audit_exit.killed = status->killed;
+  session_end.Record(audit_exit);
   protocol::ExitMessage exit;
   exit.code = status->code;
   exit.timed_out = status->timed_out;

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <string>
 
+#include "audit/recorder.h"
 #include "core/policy/policy.h"
 #include "runner/protocol/win/pipe_stream.h"
 #include "runner/service/win/pipe_client.h"
@@ -40,6 +41,10 @@ struct ServiceContext {
   bool trees_in_caller_session = false;
   SidTable sids;
   TreeRegistry trees;
+  // Where session and process events go (the service's audit store). A session start that
+  // cannot be recorded refuses the run unless policy.audit.fail_open. Null: nothing is recorded
+  // (tests of the service alone), as on Linux.
+  audit::Recorder* recorder = nullptr;
 };
 
 // Serves one connection to its end. Never throws; every failure is answered with an Error

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 
+#include "audit/store.h"
 #include "core/log/logging.h"
 #include "core/paths/locations.h"
 #include "core/policy/policy_loader.h"
@@ -52,6 +53,25 @@ Status Serve(const ServeOptions& options, const std::function<void()>& on_runnin
   context->write_sid = options.write_sid;
   context->trees_in_caller_session = RunningAsLocalSystem();
 
+  // The audit store, where the Linux service keeps it (<state>\audit\audit.db), writable by the
+  // service alone. Without it no run starts (fail closed), unless the policy says
+  // audit.fail_open.
+  audit::StoreOptions store_options;
+  store_options.path = audit::DefaultStorePath(context->state_dir);
+  store_options.retention_days = static_cast<int>(context->policy.audit.retention_days);
+  store_options.sync_every_batch = context->policy.audit.fsync;
+  auto store = audit::Store::Open(store_options);
+  if (store.ok()) {
+    context->recorder = store->get();
+  } else if (context->policy.audit.fail_open) {
+    log::Logger()->warn(
+        "the audit store {} cannot be opened; runs are NOT recorded "
+        "(audit.fail_open): {}",
+        store_options.path, store.error().ToString());
+  } else {
+    return store.error().Wrap("opening the audit store (audit is fail-closed)");
+  }
+
   const std::string name = protocol::win_os::ServicePipeName(options.pipe_name);
   auto server = PipeServer::Create(name);
   if (!server.ok()) return server.error();
@@ -72,6 +92,12 @@ Status Serve(const ServeOptions& options, const std::function<void()>& on_runnin
     std::lock_guard<std::mutex> lock(g_mutex);
     g_server = nullptr;
     g_context = nullptr;
+  }
+  if (store.ok()) {
+    context->recorder = nullptr;
+    if (Status closed = (*store)->Close(); !closed.ok()) {
+      log::Logger()->error("closing the audit store: {}", closed.error().ToString());
+    }
   }
   log::Logger()->info("stockaded stopped");
   return served;

@@ -118,3 +118,85 @@ TEST_F(CorrelatorTest, DenialsAndNflogPackets) {
 
 }  // namespace
 }  // namespace stockade::audit::linux_os
+
+namespace stockade::audit::linux_os {
+namespace {
+
+class SignalDeathTest : public ::testing::Test {
+ protected:
+  SignalDeathTest() : c_([this](Event e) { events_.push_back(std::move(e)); }) {}
+  static SignalDeath Death(std::int64_t pid, std::int64_t signal) {
+    SignalDeath d;
+    d.pid = pid;
+    d.signal = signal;
+    d.time = 50;
+    return d;
+  }
+  const ProcessEvent& Proc(std::size_t i) { return std::get<ProcessEvent>(events_.at(i).body); }
+  std::vector<Event> events_;
+  Correlator c_;
+};
+
+// A death by signal ends the image running in that pid, with the signal and no code, and the
+// session's uid (the connector does not report one).
+TEST_F(SignalDeathTest, EndsTheTrackedProcessWithTheSignal) {
+  c_.AddSession("s", 300, 998);
+  ExecFact root;
+  root.pid = 300;
+  root.ppid = 1;
+  root.uid = 998;
+  root.time = 10;
+  root.image = "/bin/sh";
+  c_.OnFact(root);
+  c_.OnSignalDeath(Death(300, 9));
+  ASSERT_EQ(events_.size(), 2u);
+  EXPECT_EQ(Proc(1).phase, ProcessPhase::kExit);
+  EXPECT_EQ(Proc(1).process_guid, Proc(0).process_guid);
+  EXPECT_EQ(Proc(1).exit.signal, 9);
+  EXPECT_FALSE(Proc(1).exit.code.has_value());
+  EXPECT_EQ(Proc(1).uid, 998);
+  EXPECT_EQ(Proc(1).end_time, 50);
+}
+
+// The connector reports every process of the machine: a death of an untracked pid is not a
+// pending fact (it would be counted as unattributed after the timeout).
+TEST_F(SignalDeathTest, DeathsOfOtherProcessesAreIgnored) {
+  c_.AddSession("s", 300, 998);
+  c_.OnSignalDeath(Death(12345, 15));
+  EXPECT_TRUE(events_.empty());
+  EXPECT_EQ(c_.stats().pending, 0u);
+}
+
+// The process's exec is still pending (its session is registered later): the death waits behind
+// it and ends it once it is attributed.
+TEST_F(SignalDeathTest, WaitsBehindThePendingExecOfItsPid) {
+  ExecFact root;
+  root.pid = 400;
+  root.ppid = 1;
+  root.uid = 998;
+  root.time = 10;
+  root.image = "/bin/sh";
+  c_.OnFact(root);
+  c_.OnSignalDeath(Death(400, 15));
+  EXPECT_TRUE(events_.empty());
+  c_.AddSession("late", 400, 998);
+  ASSERT_EQ(events_.size(), 2u);
+  EXPECT_EQ(Proc(0).phase, ProcessPhase::kExec);
+  EXPECT_EQ(Proc(1).phase, ProcessPhase::kExit);
+  EXPECT_EQ(Proc(1).exit.signal, 15);
+}
+
+TEST(SignalDeathOfTest, OnlyLeadersKilledByASignal) {
+  SignalDeath d;
+  EXPECT_TRUE(SignalDeathOf(10, 10, 9, 1, &d));
+  EXPECT_EQ(d.signal, 9);
+  EXPECT_FALSE(d.core_dumped);
+  EXPECT_TRUE(SignalDeathOf(10, 10, 0x80 | 11, 1, &d));  // SIGSEGV with a core dump
+  EXPECT_EQ(d.signal, 11);
+  EXPECT_TRUE(d.core_dumped);
+  EXPECT_FALSE(SignalDeathOf(10, 10, 3 << 8, 1, &d));  // exit(3): audit's exit_group has it
+  EXPECT_FALSE(SignalDeathOf(11, 10, 9, 1, &d));       // a thread, not the process
+}
+
+}  // namespace
+}  // namespace stockade::audit::linux_os

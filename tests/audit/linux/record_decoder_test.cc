@@ -59,6 +59,21 @@ TEST(AuditRecordTest, StandaloneRecordsCompleteAfterTheTimeout) {
   EXPECT_EQ(done[0].records.size(), 1u);
 }
 
+// A seccomp record is logged before the syscall's audit entry, under a serial of its own: it is
+// complete at once, so that a run ending right after the refusal still gets the denial.
+TEST(AuditRecordTest, SeccompRecordsCompleteAtOnce) {
+  std::vector<AuditEvent> done;
+  EventAssembler a([&](AuditEvent e) { done.push_back(std::move(e)); }, std::chrono::hours(1));
+  auto r = ParseAuditRecord(1326, "audit(1.000:6): uid=998 pid=7 syscall=101 code=0x50000");
+  ASSERT_TRUE(r.ok());
+  a.Add(std::move(*r));
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].serial, 6u);
+  ASSERT_EQ(done[0].records.size(), 1u);
+  EXPECT_EQ(done[0].records[0].type, 1326);
+  EXPECT_EQ(a.pending(), 0u);
+}
+
 TEST(RecordDecoderTest, ExecWithHexAndSplitArguments) {
   const AuditEvent e = Assemble({
       {1300,
@@ -191,6 +206,135 @@ TEST(AuditRulesTest, KeysAndRules) {
   const auto rules = RulesForUid(998, RuleKeyForPid(1234));
   ASSERT_EQ(rules.size(), 5u);
   for (const auto& r : rules) EXPECT_EQ(KeyOfRule(r), RuleKeyForPid(1234));
+}
+
+}  // namespace
+}  // namespace stockade::audit::linux_os
+
+namespace stockade::audit::linux_os {
+namespace {
+
+// A seccomp RET_ERRNO logged by a filter with SECCOMP_FILTER_FLAG_LOG (record format of
+// kernel/seccomp.c audit_seccomp): a denial with the syscall's name; other actions are not.
+TEST(RecordDecoderTest, SeccompErrnoIsADenialWithTheSyscall) {
+  auto errno_record =
+      ParseAuditRecord(1326,
+                       "audit(1795335420.915:60): auid=4294967295 uid=998 gid=998 "
+                       "ses=4294967295 subj=unconfined pid=4242 comm=\"stockade-probe\" "
+                       "exe=\"/usr/bin/stockade-probe\" sig=0 arch=c000003e syscall=41 compat=0 "
+                       "ip=0x7f0012345678 code=0x5000d");
+  ASSERT_TRUE(errno_record.ok());
+  AuditEvent event;
+  event.records.push_back(*errno_record);
+  const auto facts = DecodeAuditEvent(event, kKey);
+  ASSERT_EQ(facts.size(), 1u);
+  const auto* d = std::get_if<DenialFact>(&facts[0]);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->pid, 4242);
+  EXPECT_EQ(d->uid, 998);
+  EXPECT_EQ(d->denial.category, DenialCategory::kNetwork);
+  // The runner's filter refuses socket() with EACCES only for AF_INET/AF_INET6.
+  EXPECT_EQ(d->denial.target, "socket(AF_INET/AF_INET6)");
+  EXPECT_EQ(d->denial.access, "socket (seccomp, errno 13)");
+  EXPECT_EQ(d->denial.source, DenialSource::kAuditSyscall);
+
+  auto allowed = ParseAuditRecord(1326,
+                                  "audit(1795335420.916:61): uid=998 pid=4242 syscall=41 "
+                                  "code=0x7ffc0000");  // RET_LOG: allowed, only logged
+  ASSERT_TRUE(allowed.ok());
+  AuditEvent logged;
+  logged.records.push_back(*allowed);
+  EXPECT_TRUE(DecodeAuditEvent(logged, kKey).empty());
+}
+
+AuditEvent SeccompEvent(int syscall_nr, const char* code) {
+  auto record = ParseAuditRecord(1326, std::string("audit(1795335421.100:70): uid=998 pid=4243 "
+                                                   "comm=\"probe\" arch=c000003e syscall=") +
+                                           std::to_string(syscall_nr) + " compat=0 code=" + code);
+  EXPECT_TRUE(record.ok());
+  AuditEvent event;
+  if (record.ok()) event.records.push_back(*record);
+  return event;
+}
+
+// clone3's ENOSYS (libc falls back to clone) is the filter's compatibility answer: counted,
+// never a denial. The kernel logs the action without the errno (code=0x50000, as seen from a
+// 6.18 kernel), so clone3 is recognised by its number; an ENOSYS in the data is dropped too.
+TEST(RecordDecoderTest, SeccompEnosysIsCountedNotADenial) {
+  DecodeCounts counts;
+  EXPECT_TRUE(DecodeAuditEvent(SeccompEvent(435, "0x50000"), kKey, &counts).empty());  // clone3
+  EXPECT_TRUE(DecodeAuditEvent(SeccompEvent(435, "0x50026"), kKey, &counts).empty());
+  EXPECT_TRUE(DecodeAuditEvent(SeccompEvent(39, "0x50026"), kKey, &counts).empty());  // ENOSYS
+  EXPECT_EQ(counts.seccomp_compat_refusals, 3u);
+  // Without counts: still dropped.
+  EXPECT_TRUE(DecodeAuditEvent(SeccompEvent(435, "0x50000"), kKey).empty());
+  // A refusal of the same filter is a denial and is not counted.
+  const auto facts = DecodeAuditEvent(SeccompEvent(101, "0x50000"), kKey, &counts);  // ptrace
+  ASSERT_EQ(facts.size(), 1u);
+  const auto* d = std::get_if<DenialFact>(&facts[0]);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->denial.target, "ptrace");
+  EXPECT_EQ(d->denial.category, DenialCategory::kOther);
+  EXPECT_EQ(d->denial.access, "ptrace (seccomp)");
+  EXPECT_EQ(counts.seccomp_compat_refusals, 3u);
+}
+
+// The record has no arguments; the target names the argument the runner's filter refuses the
+// call for, so that a denial can be matched to what was attempted.
+TEST(RecordDecoderTest, SeccompTargetNamesTheRefusedArgument) {
+  struct Case {
+    int nr;
+    const char* code;
+    const char* target;
+    DenialCategory category;
+  };
+  for (const Case& c : {Case{16, "0x50000", "ioctl TIOCSTI/TIOCLINUX", DenialCategory::kOther},
+                        Case{272, "0x50000", "unshare(CLONE_NEWUSER)", DenialCategory::kOther},
+                        Case{56, "0x50000", "clone(CLONE_NEWUSER)", DenialCategory::kOther},
+                        Case{44, "0x50000", "sendto(MSG_FASTOPEN)", DenialCategory::kNetwork},
+                        Case{165, "0x50000", "mount", DenialCategory::kOther},
+                        Case{321, "0x50000", "bpf", DenialCategory::kOther}}) {
+    const auto facts = DecodeAuditEvent(SeccompEvent(c.nr, c.code), kKey);
+    ASSERT_EQ(facts.size(), 1u) << c.target;
+    const auto* d = std::get_if<DenialFact>(&facts[0]);
+    ASSERT_NE(d, nullptr) << c.target;
+    EXPECT_EQ(d->denial.target, c.target);
+    EXPECT_EQ(d->denial.category, c.category) << c.target;
+    EXPECT_EQ(d->pid, 4243);
+  }
+}
+
+}  // namespace
+}  // namespace stockade::audit::linux_os
+
+namespace stockade::audit::linux_os {
+namespace {
+
+// kill() refused with EPERM names the process it was aimed at (a0), not just the syscall.
+TEST(RecordDecoderTest, KillDenialNamesTheTargetProcess) {
+  const AuditEvent e = Assemble({
+      {1300,
+       "audit(1.012:200): arch=c000003e syscall=62 success=no exit=-1 a0=50b4 a1=f a2=0 a3=0 "
+       "items=0 ppid=1 pid=51 uid=998 key=\"" +
+           kKey + "\""},
+      {1320, "audit(1.012:200): "},
+  });
+  const auto facts = DecodeAuditEvent(e, kKey);
+  ASSERT_EQ(facts.size(), 1u);
+  const auto& d = std::get<DenialFact>(facts[0]);
+  EXPECT_EQ(d.denial.category, DenialCategory::kOther);
+  EXPECT_EQ(d.denial.target, "pid 20660");
+  EXPECT_EQ(d.denial.access, "kill (EPERM)");
+  const AuditEvent group = Assemble({
+      {1300,
+       "audit(1.012:201): arch=c000003e syscall=62 success=no exit=-1 a0=fffffffffffffff6 a1=9 "
+       "items=0 ppid=1 pid=51 uid=998 key=\"" +
+           kKey + "\""},
+      {1320, "audit(1.012:201): "},
+  });
+  const auto group_facts = DecodeAuditEvent(group, kKey);
+  ASSERT_EQ(group_facts.size(), 1u);
+  EXPECT_EQ(std::get<DenialFact>(group_facts[0]).denial.target, "process group 10");
 }
 
 }  // namespace

@@ -113,6 +113,10 @@ expect 0 "stockade-provision grant" -- "$PROVISION" grant "$WS"
 SERVICE_PID=$!
 for ((i = 0; i < 100; i++)); do [[ -S $SOCK ]] && break; sleep 0.1; done
 [[ -S $SOCK ]] && ok || { fail "service socket $SOCK never appeared"; cat "$ROOT/service.log"; exit 1; }
+# Runs start only once the service's kernel audit capture runs (fail closed); another service or
+# capture test on the machine may hold the one capture for a while (the service retries).
+for ((i = 0; i < 1800; i++)); do grep -q "audit capture started" "$ROOT/service.log" && break; sleep 0.1; done
+grep -q "audit capture started" "$ROOT/service.log" || { fail "audit capture never started"; cat "$ROOT/service.log"; exit 1; }
 
 echo "-- help"
 expect 0 "run --help" -- "$STOCKADE" run --help

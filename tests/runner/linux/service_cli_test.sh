@@ -85,6 +85,10 @@ check "grant --owner of an unknown user fails" "$?" "^[1-9]"
 SERVICE_PID=$!
 for _ in $(seq 1 100); do [[ -S "$SOCK" ]] && break; sleep 0.05; done
 [[ -S "$SOCK" ]] || { fail "the service did not create $SOCK"; cat "$ROOT/service.log"; exit 1; }
+# Runs start only once the service's kernel audit capture runs (fail closed; the one capture of
+# the machine may be held by another service or capture test for a while: the service retries).
+for _ in $(seq 1 1800); do grep -q "audit capture started" "$ROOT/service.log" && break; sleep 0.1; done
+grep -q "audit capture started" "$ROOT/service.log" || { fail "audit capture never started"; cat "$ROOT/service.log"; exit 1; }
 check "socket mode" "$(stat -c %a "$SOCK")" "^666$"
 
 check "the owner runs as the offline identity" \

@@ -78,6 +78,40 @@ TEST(WinLauncher, UnderWineTheUnprovisionedLaunchRefusesAnUnrestrictedToken) {
   EXPECT_LE(testing::SystemProcessIds().size(), before);
 }
 
+// The selftest's exception (LaunchOptions::token_check): under Wine, and for the caller's own
+// token only, the tree starts with a token that could not be verified, and says what was not.
+TEST(WinLauncher, UnderWineTheSelftestsBestEffortLaunchRunsAndReportsTheUnverifiedToken) {
+  if (!testing::UnderWine()) GTEST_SKIP() << "Wine-specific: real Windows verifies the token";
+  testing::Pipe out = testing::MakePipe();
+  LaunchOptions options;
+  options.stdout_handle = out.write.get();
+  options.token_check = TokenCheck::kWineSelftestBestEffort;
+  auto tree = ProcessTree::Launch(ProbeSpec({"exit", "7"}), options);
+  ASSERT_TRUE(tree.ok()) << tree.error().ToString();
+  out.write.reset();
+  ASSERT_FALSE(tree->token_unverified().empty());
+  EXPECT_NE(tree->token_unverified().front().find("restricting SIDs cannot be read back"),
+            std::string::npos)
+      << tree->token_unverified().front();
+  auto status = tree->Wait();
+  ASSERT_TRUE(status.ok()) << status.error().ToString();
+  EXPECT_EQ(status->code, 7);
+}
+
+TEST(WinLauncher, TheBestEffortTokenCheckNeverAppliesToAProvisionedLaunch) {
+  // A provisioned launch ignores it: it fails on the missing credentials, as without it.
+  LaunchSpec spec = ProbeSpec({"exit", "0"});
+  spec.identity = {};
+  spec.identity.name = "stockade-test-nobody";
+  LaunchOptions options;
+  options.write_sid = "S-1-5-21-1111111111-2222222222-3333333333-4444";
+  options.credential_file = TempFolder() + "\\stockade-no-such-credentials.bin";
+  options.token_check = TokenCheck::kWineSelftestBestEffort;
+  auto tree = ProcessTree::Launch(spec, options);
+  ASSERT_FALSE(tree.ok());
+  EXPECT_EQ(tree.error().code(), ErrorCode::kNotFound) << tree.error().ToString();
+}
+
 TEST(WinLauncher, RealWindowsUnprovisionedTreeCannotWriteTheUsersFiles) {
   if (testing::UnderWine()) GTEST_SKIP() << "Wine does not restrict tokens (real Windows only)";
   const std::string target = TempFolder() + "\\stockade-launcher-write-test.txt";

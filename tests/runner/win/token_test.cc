@@ -58,6 +58,25 @@ TEST(WinToken, UnderWineTheDroppedRestrictingSidsAreDetected) {
       << restricted.error().ToString();
 }
 
+TEST(WinToken, UnderWineTheBestEffortCheckListsWhatCouldNotBeVerified) {
+  if (!testing::UnderWine()) GTEST_SKIP() << "best effort is strict outside Wine";
+  auto token = OpenOwnToken();
+  ASSERT_TRUE(token.ok());
+  auto restricted = MakeWriteRestrictedToken(token->get(), {SyntheticSid()}, std::nullopt,
+                                             TokenCheck::kWineSelftestBestEffort);
+  ASSERT_TRUE(restricted.ok()) << restricted.error().ToString();
+  ASSERT_TRUE(restricted->token);
+  // Wine reports neither the restricting SIDs nor a restricted token: both are listed.
+  ASSERT_GE(restricted->unverified.size(), 2u);
+  EXPECT_NE(restricted->unverified[0].find("S-1-5-21-1111111111"), std::string::npos);
+  EXPECT_NE(restricted->unverified[0].find("cannot be read back"), std::string::npos);
+  bool names_is_restricted = false;
+  for (const auto& u : restricted->unverified) {
+    names_is_restricted |= u.find("IsTokenRestricted") != std::string::npos;
+  }
+  EXPECT_TRUE(names_is_restricted);
+}
+
 TEST(WinToken, RealWindowsMakesAWriteRestrictedTokenWithoutPrivileges) {
   if (testing::UnderWine()) {
     GTEST_SKIP() << "Wine drops restricting SIDs and keeps privileges (real Windows only)";
@@ -79,6 +98,12 @@ TEST(WinToken, RealWindowsMakesAWriteRestrictedTokenWithoutPrivileges) {
   auto privileges = TokenPrivilegeNames(restricted->token.get());
   ASSERT_TRUE(privileges.ok());
   for (const auto& name : *privileges) EXPECT_EQ(name, "SeChangeNotifyPrivilege");
+  EXPECT_TRUE(restricted->unverified.empty());
+  // Outside Wine the best-effort check is the strict one: everything verified.
+  auto best_effort = MakeWriteRestrictedToken(token->get(), {SyntheticSid(), *logon}, std::nullopt,
+                                              TokenCheck::kWineSelftestBestEffort);
+  ASSERT_TRUE(best_effort.ok()) << best_effort.error().ToString();
+  EXPECT_TRUE(best_effort->unverified.empty());
 }
 
 }  // namespace

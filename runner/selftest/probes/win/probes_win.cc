@@ -136,7 +136,8 @@ ProbeReport ReadSecrets(std::string_view probe, const ProbeArgs& args) {
       if (count++ < 6) names += (names.empty() ? "" : ",") + name;
     } while (::FindNextFileW(find, &data));
     ::FindClose(find);
-    escaped = count > 0;
+    // Listing the folder at all is the escape (an empty state folder is still readable).
+    escaped = true;
     evidence = "listed " + dir + ": " + std::to_string(count) + " entries (" + names + ")";
   }
   const std::string file = args.Get("file");

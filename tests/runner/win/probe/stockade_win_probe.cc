@@ -19,6 +19,8 @@
 //   cat                     copy stdin to stdout until end of file
 //   alloc MB                commit MB mebibytes: "alloc-ok" or "alloc-error <win32 error>"
 //   write PATH              create PATH and write a byte: "write-ok" or "write-error <error>"
+//   console                 "console <cols> <rows>" (the window of its console: a pseudoconsole's
+//                           size) or "console-error <win32 error>" when stdout is no console
 #include <windows.h>
 
 #include <cstdio>
@@ -184,6 +186,17 @@ int wmain(int argc, wchar_t** argv) {
       std::fflush(stdout);
     }
     if (f != INVALID_HANDLE_VALUE) CloseHandle(f);
+    return 0;
+  }
+  if (mode == L"console") {
+    CONSOLE_SCREEN_BUFFER_INFO info{};
+    if (!GetConsoleScreenBufferInfo(GetStdHandle(STD_OUTPUT_HANDLE), &info)) {
+      Line("console-error %lu", GetLastError());
+      return 0;
+    }
+    std::printf("console %d %d\n", info.srWindow.Right - info.srWindow.Left + 1,
+                info.srWindow.Bottom - info.srWindow.Top + 1);
+    std::fflush(stdout);
     return 0;
   }
   std::fprintf(stderr, "stockade_win_probe: unknown mode\n");

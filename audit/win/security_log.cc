@@ -1,0 +1,104 @@
+#include "audit/win/security_log.h"
+
+#include <windows.h>
+#include <winevt.h>
+
+#include <memory>
+#include <type_traits>
+
+#include "audit/win/win_util.h"
+
+namespace stockade::audit::win_os {
+
+namespace {
+
+struct EvtCloser {
+  void operator()(EVT_HANDLE h) const {
+    if (h != nullptr) EvtClose(h);
+  }
+};
+using UniqueEvt = std::unique_ptr<std::remove_pointer_t<EVT_HANDLE>, EvtCloser>;
+
+Error EvtError(std::string_view what, DWORD code) {
+  if (code == ERROR_CALL_NOT_IMPLEMENTED || code == ERROR_EVT_CHANNEL_NOT_FOUND ||
+      code == ERROR_NOT_SUPPORTED) {
+    return Win32Error(what, code, ErrorCode::kUnsupported);
+  }
+  return Win32Error(what, code);
+}
+
+// One event as XML (UTF-8).
+Expected<std::string> RenderXml(EVT_HANDLE event) {
+  std::wstring buffer(4096, L'\0');
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    DWORD used = 0, properties = 0;
+    if (EvtRender(nullptr, event, EvtRenderEventXml,
+                  static_cast<DWORD>(buffer.size() * sizeof(wchar_t)), buffer.data(), &used,
+                  &properties)) {
+      std::size_t chars = used / sizeof(wchar_t);
+      while (chars > 0 && buffer[chars - 1] == L'\0') --chars;
+      return Utf8(std::wstring_view(buffer.data(), chars));
+    }
+    const DWORD code = GetLastError();
+    if (code != ERROR_INSUFFICIENT_BUFFER) return EvtError("EvtRender(EvtRenderEventXml)", code);
+    buffer.assign(used / sizeof(wchar_t) + 1, L'\0');
+  }
+  return Error(ErrorCode::kOs, "EvtRender(EvtRenderEventXml): the event kept growing");
+}
+
+}  // namespace
+
+Expected<std::vector<std::string>> ReadSecurityLogXml(const SecurityLogQuery& query,
+                                                      bool* truncated) {
+  if (truncated != nullptr) *truncated = false;
+  auto xpath = SecurityDenialXPath(query.sids, query.since);
+  if (!xpath.ok()) return xpath.error();
+  const std::wstring wide_query = Wide(*xpath);
+  UniqueEvt results(EvtQuery(nullptr, L"Security", wide_query.c_str(),
+                             EvtQueryChannelPath | EvtQueryForwardDirection));
+  if (!results) {
+    return EvtError("EvtQuery(Security, " + *xpath + ")", GetLastError());
+  }
+  std::vector<std::string> out;
+  while (true) {
+    EVT_HANDLE batch[64] = {};
+    DWORD returned = 0;
+    if (!EvtNext(results.get(), 64, batch, INFINITE, 0, &returned)) {
+      const DWORD code = GetLastError();
+      if (code == ERROR_NO_MORE_ITEMS) break;
+      return EvtError("EvtNext(Security)", code);
+    }
+    // Own every handle of the batch before anything can fail.
+    std::vector<UniqueEvt> owned;
+    owned.reserve(returned);
+    for (DWORD i = 0; i < returned; ++i) owned.emplace_back(batch[i]);
+    for (const UniqueEvt& event : owned) {
+      auto xml = RenderXml(event.get());
+      if (!xml.ok()) return xml.error();
+      out.push_back(std::move(*xml));
+      if (out.size() >= query.max_events) {
+        if (truncated != nullptr) *truncated = true;
+        return out;
+      }
+    }
+  }
+  return out;
+}
+
+Expected<SecurityLogResult> ReadSecurityLogDenials(const SecurityLogQuery& query) {
+  SecurityLogResult result;
+  auto xml = ReadSecurityLogXml(query, &result.truncated);
+  if (!xml.ok()) return xml.error();
+  result.events_read = xml->size();
+  for (std::string& text : *xml) {
+    auto fact = ParseWindowsDenialXml(text);
+    if (fact.ok()) {
+      result.denials.push_back(std::move(*fact));
+    } else {
+      result.unparsed.push_back(fact.error().context());
+    }
+  }
+  return result;
+}
+
+}  // namespace stockade::audit::win_os
