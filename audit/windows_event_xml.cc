@@ -581,7 +581,8 @@ std::string FileAccessNames(std::uint32_t mask) {
   return out;
 }
 
-Expected<std::string> SecurityDenialXPath(const std::vector<std::string>& sids, TimeNs since) {
+Expected<std::string> SecurityDenialXPath(const std::vector<std::string>& sids, TimeNs since,
+                                          TimeNs until) {
   if (sids.empty()) {
     return Error(ErrorCode::kInvalidArgument, "Security log query: no sandbox SID given");
   }
@@ -601,6 +602,9 @@ Expected<std::string> SecurityDenialXPath(const std::vector<std::string>& sids, 
     // The query language compares SystemTime as text: FormatTime's fixed-width UTC form sorts
     // like the log's own.
     query += " and System[TimeCreated[@SystemTime>='" + FormatTime(since) + "']]";
+  }
+  if (until > 0) {
+    query += " and System[TimeCreated[@SystemTime<='" + FormatTime(until) + "']]";
   }
   query += "]";
   return query;

@@ -100,10 +100,11 @@ std::string FileAccessNames(std::uint32_t mask);
 // The XPath query (Event Log query language) that selects, from the Security channel, the
 // failed handle requests (4656 with the audit-failure keyword) whose SubjectUserSid is one of
 // `sids`, and every WFP block (5157: the event carries no user, so it is filtered by process
-// afterwards), created at or after `since` (0: no time bound). Errors: kInvalidArgument for an
-// empty `sids` or a SID that is not "S-" followed by digits and dashes (it is spliced into
-// the query text).
-Expected<std::string> SecurityDenialXPath(const std::vector<std::string>& sids, TimeNs since);
+// afterwards), created at or after `since` and at or before `until` (0: no bound on that side).
+// Errors: kInvalidArgument for an empty `sids` or a SID that is not "S-" followed by digits and
+// dashes (it is spliced into the query text).
+Expected<std::string> SecurityDenialXPath(const std::vector<std::string>& sids, TimeNs since,
+                                          TimeNs until = 0);
 
 }  // namespace stockade::audit
 

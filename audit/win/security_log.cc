@@ -51,21 +51,29 @@ Expected<std::string> RenderXml(EVT_HANDLE event) {
 Expected<std::vector<std::string>> ReadSecurityLogXml(const SecurityLogQuery& query,
                                                       bool* truncated) {
   if (truncated != nullptr) *truncated = false;
-  auto xpath = SecurityDenialXPath(query.sids, query.since);
+  auto xpath = SecurityDenialXPath(query.sids, query.since, query.until);
   if (!xpath.ok()) return xpath.error();
   const std::wstring wide_query = Wide(*xpath);
   UniqueEvt results(EvtQuery(nullptr, L"Security", wide_query.c_str(),
                              EvtQueryChannelPath | EvtQueryForwardDirection));
   if (!results) {
-    return EvtError("EvtQuery(Security, " + *xpath + ")", GetLastError());
+    const DWORD code = GetLastError();
+    if (code == ERROR_SUCCESS) {
+      // Wine's wevtapi is a stub that answers no handle without setting an error.
+      return Error(ErrorCode::kUnsupported,
+                   "EvtQuery(Security): no result and no error: the event-log API is a stub "
+                   "here (Wine)");
+    }
+    return EvtError("EvtQuery(Security, " + *xpath + ")", code);
   }
   std::vector<std::string> out;
   while (true) {
     EVT_HANDLE batch[64] = {};
     DWORD returned = 0;
-    if (!EvtNext(results.get(), 64, batch, INFINITE, 0, &returned)) {
+    if (!EvtNext(results.get(), 64, batch, query.batch_timeout_ms, 0, &returned)) {
       const DWORD code = GetLastError();
       if (code == ERROR_NO_MORE_ITEMS) break;
+      if (code == ERROR_TIMEOUT) return Win32Error("EvtNext(Security)", code, ErrorCode::kTimeout);
       return EvtError("EvtNext(Security)", code);
     }
     // Own every handle of the batch before anything can fail.

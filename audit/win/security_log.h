@@ -9,6 +9,7 @@
 #define STOCKADE_AUDIT_WIN_SECURITY_LOG_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,11 @@ namespace stockade::audit::win_os {
 struct SecurityLogQuery {
   std::vector<std::string> sids;    // the sandbox identities' user SIDs ("S-1-5-21-...")
   TimeNs since = 0;                 // only events created at or after this time (0: all)
+  TimeNs until = 0;                 // only events created at or before this time (0: all)
   std::size_t max_events = 100000;  // stop after this many (a runaway log must not exhaust us)
+  // How long one EvtNext may wait for the next batch: the service reads the log before it
+  // tells its client the run ended, so a stalled event-log service must not hold that up.
+  std::uint32_t batch_timeout_ms = 10000;
 };
 
 struct SecurityLogResult {
@@ -36,8 +41,9 @@ struct SecurityLogResult {
 // The rendered XML of every event the query selects, oldest first.
 // Errors: kInvalidArgument from SecurityDenialXPath; kPermissionDenied without
 // SeSecurityPrivilege; kUnsupported when the event-log service answers that the channel or
-// the query is not supported (Wine: ERROR_CALL_NOT_IMPLEMENTED or no channel); kOs otherwise,
-// naming EvtQuery / EvtNext / EvtRender.
+// the query is not supported (Wine: ERROR_CALL_NOT_IMPLEMENTED, no channel, or -- Wine 8 --
+// no handle and no error at all); kTimeout when
+// EvtNext waited batch_timeout_ms; kOs otherwise, naming EvtQuery / EvtNext / EvtRender.
 Expected<std::vector<std::string>> ReadSecurityLogXml(const SecurityLogQuery& query,
                                                       bool* truncated = nullptr);
 

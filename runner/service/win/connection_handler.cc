@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "audit/win/process_collector.h"
+#include "audit/windows_denial_attribution.h"
 #include "core/log/logging.h"
 #include "core/version.h"
 #include "provision/win/handles.h"
@@ -39,6 +40,17 @@ void Reply(PipeStream& stream, const Error& error, ErrorStage stage) {
   (void)stream.Send(protocol::ToErrorMessage(error, stage));
 }
 
+// The write SID the launcher gives the tree: the context's, else the persisted one.
+Expected<std::string> SessionWriteSid(const ServiceContext& context) {
+  if (!context.write_sid.empty()) return context.write_sid;
+  auto persisted = pw::ReadPersistedWriteSid();
+  if (!persisted.ok()) return persisted.error();
+  if (!persisted->has_value()) {
+    return Error(ErrorCode::kNotProvisioned, "no write SID is persisted: not provisioned");
+  }
+  return **persisted;
+}
+
 // The run's "{temp}": <state>\tmp\<session>, created with a protected DACL that lets SYSTEM,
 // Administrators, and -- both halves of the write-restricted access check -- the sandbox group
 // and the write SID modify it.
@@ -47,15 +59,9 @@ Expected<std::string> MakeSessionTemp(const ServiceContext& context, const std::
   CreateDirectoryW(pw::Wide(parent).c_str(), nullptr);  // inherits the state folder's DACL
   auto group = pw::ResolveLocalAccountSid(context.policy.GroupName());
   if (!group.ok()) return group.error().Wrap("the sandbox group for the session's temp folder");
-  std::string write_sid = context.write_sid;
-  if (write_sid.empty()) {
-    auto persisted = pw::ReadPersistedWriteSid();
-    if (!persisted.ok()) return persisted.error();
-    if (!persisted->has_value()) {
-      return Error(ErrorCode::kNotProvisioned, "no write SID is persisted: not provisioned");
-    }
-    write_sid = **persisted;
-  }
+  auto resolved_write_sid = SessionWriteSid(context);
+  if (!resolved_write_sid.ok()) return resolved_write_sid.error();
+  const std::string& write_sid = *resolved_write_sid;
   const std::string sddl = "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;" +
                            group->ToString() + ")(A;OICI;0x1301bf;;;" + write_sid + ")";
   auto descriptor = SecurityDescriptor::FromSddl(sddl);
@@ -66,6 +72,38 @@ Expected<std::string> MakeSessionTemp(const ServiceContext& context, const std::
     return pw::LastWin32Error("CreateDirectoryW(" + path + ")");
   }
   return path;
+}
+
+// The session's denials from the Security log (session_denials.h), once its job is empty.
+// The SIDs a 4656 may name: the identity's user SID (the token's user, which 4656 reports as
+// SubjectUserSid) and the write SID (a restricting SID of the same token). A SID that cannot be
+// resolved is logged; without any, the log is not read and that counts as a read failure.
+void CaptureSessionDenials(ServiceContext& context, const std::string& session,
+                           const std::string& account, audit::TimeNs start,
+                           const audit::SessionProcessIndex& processes) {
+  audit::DenialScope scope;
+  scope.session_id = session;
+  scope.start = start;
+  scope.end = audit::NowNs();
+  if (auto user = pw::ResolveLocalAccountSid(account); user.ok()) {
+    scope.sids.push_back(user->ToString());
+  } else {
+    log::Logger()->warn("session {}: the SID of {} for the denial query: {}", session, account,
+                        user.error().ToString());
+  }
+  if (auto write_sid = SessionWriteSid(context); write_sid.ok()) {
+    scope.sids.push_back(*write_sid);
+  } else {
+    log::Logger()->warn("session {}: the write SID for the denial query: {}", session,
+                        write_sid.error().ToString());
+  }
+  if (scope.sids.empty()) {
+    context.denial_capture.log_read_failures.fetch_add(1, std::memory_order_relaxed);
+    log::Logger()->warn("session {}: denials not captured: no sandbox SID to query", session);
+    return;
+  }
+  (void)RecordSessionDenials(context.recorder, scope, processes.Processes(),
+                             context.denial_capture);
 }
 
 ErrorStage StageForLaunch(const Error& error) {
@@ -202,6 +240,10 @@ void Run(PipeStream& stream, const PipeClient& client, const protocol::RunReques
   }
   // Every process of the tree from the job's completion port (audit/win/process_collector.h).
   // The port's messages queued since the launch are all still there: nothing read them yet.
+  // The pid -> GUID records of the tree, fed by the collector's sink, for the attribution of
+  // the session's denials. Shared: the sink (owned by the collector) may outlive this frame's
+  // order of destruction.
+  auto processes = std::make_shared<audit::SessionProcessIndex>();
   std::unique_ptr<audit::win_os::ProcessCollector> collector;
   if (context.recorder != nullptr) {
     const runner::win_os::JobObject& job = tree->job();
@@ -210,7 +252,8 @@ void Run(PipeStream& stream, const PipeClient& client, const protocol::RunReques
     capture.port = job.ClaimPort();
     capture.session_id = *session;
     audit::Recorder* recorder = context.recorder;
-    capture.sink = [recorder, id = *session](audit::Event event) {
+    capture.sink = [recorder, processes, id = *session](audit::Event event) {
+      processes->Add(event);
       if (Status queued = recorder->RecordAsync(std::move(event)); !queued.ok()) {
         log::Logger()->error("session {}: a process event was not recorded: {}", id,
                              queued.error().ToString());
@@ -276,6 +319,12 @@ void Run(PipeStream& stream, const PipeClient& client, const protocol::RunReques
   stream.Cancel();
   reader.join();
   context.trees.Remove(*session);
+  // The job is empty and every process event emitted: the session's denials, before its end
+  // event (never failing the run: session_denials.h).
+  if (collector != nullptr) {
+    CaptureSessionDenials(context, *session, authorized->account.name,
+                          std::get<audit::SessionEvent>(start_event.body).start_time, *processes);
+  }
   if (!status.ok()) return Reply(stream, status.error(), ErrorStage::kService);
   audit::ExitStatus audit_exit;
   audit_exit.code = static_cast<std::int64_t>(static_cast<DWORD>(status->code));  // 32 bits

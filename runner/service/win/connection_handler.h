@@ -22,6 +22,7 @@
 #include "core/policy/policy.h"
 #include "runner/protocol/win/pipe_stream.h"
 #include "runner/service/win/pipe_client.h"
+#include "runner/service/win/session_denials.h"
 #include "runner/service/win/system_facts.h"
 #include "runner/service/win/tree_registry.h"
 
@@ -45,6 +46,9 @@ struct ServiceContext {
   // cannot be recorded refuses the run unless policy.audit.fail_open. Null: nothing is recorded
   // (tests of the service alone), as on Linux.
   audit::Recorder* recorder = nullptr;
+  // The Security-log denial capture at each session's end (session_denials.h): its failures
+  // (a log that cannot be read) are counted here, never returned to the client.
+  DenialCaptureCounters denial_capture;
 };
 
 // Serves one connection to its end. Never throws; every failure is answered with an Error
