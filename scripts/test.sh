@@ -12,6 +12,26 @@ if (($#)); then targets=("$@"); else targets=(linux windows); fi
 bash scripts/deps.sh || { echo "test: dependency installation failed" >&2; exit 1; }
 source scripts/lib/wine-env.sh
 
+# The Linux tests run programs of the build folder as sandbox identities (other users): every
+# folder above it must let others search it (x), or those tests fail with EACCES at execve.
+# Say so once, clearly, instead of leaving it to dozens of failures.
+unreachable_ancestor() {
+  local dir=$1
+  while [[ "$dir" != / ]]; do
+    if [[ $(stat -c %A "$dir") != d????????[xt] ]]; then echo "$dir"; return; fi
+    dir=$(dirname "$dir")
+  done
+}
+if [[ " ${targets[*]} " == *" linux "* ]]; then
+  blocked=$(unreachable_ancestor "$repo")
+  if [[ -n "$blocked" ]]; then
+    echo "test: $blocked has no search permission for other users ($(stat -c %A "$blocked"));" \
+         "the sandbox identities of the Linux tests cannot reach the build folder." \
+         "Move the checkout, or: chmod o+x $blocked" >&2
+    exit 1
+  fi
+fi
+
 failed=()
 for t in "${targets[@]}"; do
   echo "=== $t: configure and build"

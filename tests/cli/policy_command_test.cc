@@ -165,7 +165,8 @@ TEST(PolicyShow, TableOfAFile) {
       "max_processes    64\n"
       "memory_mb        2048\n"
       "retention_days   30\n"
-      "fail_open        true\n";
+      "fail_open        true\n"
+      "fsync            false\n";
   EXPECT_EQ(r.out, expected);
 }
 

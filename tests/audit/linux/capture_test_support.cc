@@ -16,40 +16,10 @@
 
 #include "audit/linux/audit_netlink.h"
 #include "runner/linux/cgroup.h"
+#include "tests/support/linux/run_tool.h"
 
 namespace stockade::audit::testing {
 namespace {
-
-int RunTool(const std::vector<std::string>& argv) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int null = ::open("/dev/null", O_RDWR);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    char path_env[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-    char* envp[] = {path_env, nullptr};
-    ::execve(argv[0].c_str(), args.data(), envp);
-    ::_exit(127);
-  }
-  int status = 0;
-  if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// shadow-utils locks /etc/passwd; another test process may hold it for a moment.
-int RunToolRetrying(const std::vector<std::string>& argv) {
-  int rc = -1;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    rc = RunTool(argv);
-    if (rc == 0) return 0;
-    if (rc != 1 && rc != 10) return rc;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return rc;
-}
 
 void KillUidProcesses(uid_t uid) {
   for (int round = 0; round < 50; ++round) {
@@ -69,7 +39,7 @@ void KillUidProcesses(uid_t uid) {
 
 void DeleteUser(const std::string& name) {
   if (struct passwd* pw = ::getpwnam(name.c_str())) KillUidProcesses(pw->pw_uid);
-  RunToolRetrying({"/usr/sbin/userdel", name});
+  ::stockade::testing::RunShadowTool({"/usr/sbin/userdel", name});
 }
 
 void SweepStaleUsers() {
@@ -99,8 +69,9 @@ const CaptureTestUser& CaptureUser() {
     SweepStaleUsers();
     auto* user = new CaptureTestUser;
     user->name = "stcap" + std::to_string(::getpid());
-    const int rc = RunToolRetrying({"/usr/sbin/useradd", "--system", "--user-group", "-M", "-d",
-                                    "/nonexistent", "-s", "/usr/sbin/nologin", user->name});
+    const int rc = ::stockade::testing::RunShadowTool({"/usr/sbin/useradd", "--system",
+                                                       "--user-group", "-M", "-d", "/nonexistent",
+                                                       "-s", "/usr/sbin/nologin", user->name});
     struct passwd* pw = ::getpwnam(user->name.c_str());
     if (rc != 0 || pw == nullptr) {
       ADD_FAILURE() << "useradd " << user->name << " failed with status " << rc;
