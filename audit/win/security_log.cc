@@ -54,6 +54,9 @@ Expected<std::vector<std::string>> ReadSecurityLogXml(const SecurityLogQuery& qu
   auto xpath = SecurityDenialXPath(query.sids, query.since, query.until);
   if (!xpath.ok()) return xpath.error();
   const std::wstring wide_query = Wide(*xpath);
+  // Cleared first: Wine's stub fails without setting an error, and a stale one left by an
+  // earlier call of this thread (e.g. ERROR_BROKEN_PIPE) would otherwise be reported as its cause.
+  SetLastError(ERROR_SUCCESS);
   UniqueEvt results(EvtQuery(nullptr, L"Security", wide_query.c_str(),
                              EvtQueryChannelPath | EvtQueryForwardDirection));
   if (!results) {
