@@ -8,6 +8,7 @@
 #     `/bin/true` and `bwrap --ro-bind / / --dev /dev --unshare-net true`;
 #  2. the same `stockade run` in a granted 100,000-file workspace against an empty one;
 #  3. 32 concurrent clients' throughput (and /bin/true's, for scale).
+#  Environment: BENCH_AUDIT_FSYNC=false runs it all with the policy's audit.fsync = false.
 #  Before them: the service's side of one run phase by phase (bench_launch_phases, in-process),
 #  and what the full command line's start-up costs (`stockade-cli --version`), which the lean
 #  `stockade` (cli/stockade_lean_main.cc) no longer pays for `run`.
@@ -40,11 +41,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# BENCH_AUDIT_FSYNC=false measures the policy's audit.fsync = false (session records committed
+# to the WAL without fsync); the default is the shipped policy's true.
 cat >"$STOCKADE_POLICY" <<TOML
 version = 1
 [identities]
 prefix = "$PREFIX"
+[audit]
+fsync = ${BENCH_AUDIT_FSYNC:-true}
 TOML
+echo "audit.fsync = ${BENCH_AUDIT_FSYNC:-true}"
 mkdir -p "$ROOT/state" "$ROOT/empty" "$ROOT/big"
 # 100,000 files in 100 folders of 1,000.
 for d in $(seq -w 0 99); do

@@ -406,9 +406,12 @@ TEST_F(ServiceAuditTest, DeathsBySignalHaveExitEventsWithTheSignal) {
   // The tree's own sleep is killed with SIGKILL; then the root shell kills itself with SIGTERM.
   const std::vector<std::string> argv = {
       "/bin/sh", "-c",
-      // Killed only once it runs sleep (a fork child killed before its exec is the shell's
-      // image and has no process event of its own).
-      "/bin/sleep 30 & p=$!; until read c </proc/$p/comm && [ \"$c\" = sleep ]; do :; done; "
+      // Killed only once sleep sleeps: a fork child killed before its exec is the shell's image
+      // and has no process event of its own, and one killed while execve is still loading sleep
+      // (its comm already "sleep") ends that execve as a failure, not as an exec of sleep.
+      "/bin/sleep 30 & p=$!; "
+      "until read -r _ c st _ </proc/$p/stat && [ \"$c\" = '(sleep)' ] && [ \"$st\" = S ]; "
+      "do :; done; "
       "kill -KILL $p; wait $p; kill -TERM $$; exit 0"};
   const Outcome o = Run(Request(argv));
   ASSERT_TRUE(o.exit.has_value()) << (o.error ? o.error->message : "no reply");
@@ -418,7 +421,15 @@ TEST_F(ServiceAuditTest, DeathsBySignalHaveExitEventsWithTheSignal) {
   for (const audit::ProcessEvent* x : Processes(events, audit::ProcessPhase::kExit)) {
     exit_by_image[x->image] = x;
   }
-  ASSERT_TRUE(exit_by_image.contains("/usr/bin/sleep")) << events.size() << " events";
+  std::string seen;
+  for (const audit::Event& e : events) {
+    if (const auto* p = std::get_if<audit::ProcessEvent>(&e.body)) {
+      seen += std::string(p->phase == audit::ProcessPhase::kExit ? " exit " : " exec ") + p->image;
+    } else {
+      seen += " " + std::to_string(static_cast<int>(e.body.index()));
+    }
+  }
+  ASSERT_TRUE(exit_by_image.contains("/usr/bin/sleep")) << events.size() << " events:" << seen;
   const audit::ProcessEvent* sleep = exit_by_image["/usr/bin/sleep"];
   EXPECT_EQ(sleep->exit.signal, SIGKILL);
   EXPECT_FALSE(sleep->exit.code.has_value());
